@@ -1,0 +1,74 @@
+// SslConnection: owns one SSL* and, through it, the two memory BIOs of the engine. JS feeds
+// ciphertext in and takes ciphertext out; every step returns at once (never blocks).
+#pragma once
+
+#include <napi.h>
+
+#include "addon.h"
+#include "openssl_ptr.h"
+
+namespace ossl {
+
+class SslContext;
+
+class SslConnection : public Napi::ObjectWrap<SslConnection> {
+ public:
+  static Napi::Function Init(Napi::Env env, Addon* addon);
+  static SslConnection* FromSSL(SSL* ssl) { return static_cast<SslConnection*>(SSL_get_app_data(ssl)); }
+
+  explicit SslConnection(const Napi::CallbackInfo& info);
+  ~SslConnection() override;
+
+  bool HasSessionListener() const { return !sessionListener_.IsEmpty(); }
+  // Per-connection delivery of a new session (TLS 1.3 tickets arrive after the handshake).
+  void DeliverSession(Napi::Object session) { sessionListener_.Call({session}); }
+
+ private:
+  SSL* Get(Napi::Env env) const;
+  Napi::Value Step(const Napi::CallbackInfo& info, int (*step)(SSL*));
+  void ThrowIfContextBusy(Napi::Env env) const;
+
+  Napi::Value Feed(const Napi::CallbackInfo& info);
+  Napi::Value FeedEOF(const Napi::CallbackInfo& info);
+  Napi::Value TakeOutput(const Napi::CallbackInfo& info);
+  Napi::Value PendingOutput(const Napi::CallbackInfo& info);
+  Napi::Value DoHandshake(const Napi::CallbackInfo& info) { return Step(info, SSL_do_handshake); }
+  Napi::Value Connect(const Napi::CallbackInfo& info) { return Step(info, SSL_connect); }
+  Napi::Value Accept(const Napi::CallbackInfo& info) { return Step(info, SSL_accept); }
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value SetSession(const Napi::CallbackInfo& info);
+  Napi::Value Get1Session(const Napi::CallbackInfo& info);
+  Napi::Value SessionReused(const Napi::CallbackInfo& info);
+  Napi::Value SetShutdown(const Napi::CallbackInfo& info);
+  Napi::Value GetShutdown(const Napi::CallbackInfo& info);
+  Napi::Value SetQuietShutdown(const Napi::CallbackInfo& info);
+  Napi::Value GetQuietShutdown(const Napi::CallbackInfo& info);
+  Napi::Value SetTlsextHostName(const Napi::CallbackInfo& info);
+  Napi::Value GetServername(const Napi::CallbackInfo& info);
+  Napi::Value Set1Host(const Napi::CallbackInfo& info);
+  Napi::Value GetVersion(const Napi::CallbackInfo& info);
+  Napi::Value Version(const Napi::CallbackInfo& info);
+  Napi::Value GetCipherName(const Napi::CallbackInfo& info);
+  Napi::Value Get1PeerCertificate(const Napi::CallbackInfo& info);
+  Napi::Value GetVerifyResult(const Napi::CallbackInfo& info);
+  Napi::Value Get0AlpnSelected(const Napi::CallbackInfo& info);
+  Napi::Value IsInitFinished(const Napi::CallbackInfo& info);
+  Napi::Value SetSessionListener(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value Freed(const Napi::CallbackInfo& info);
+  Napi::Value IsServer(const Napi::CallbackInfo& info);
+
+  SSLPointer ssl_;
+  BIO* rbio_ = nullptr;  // network -> SSL; owned by ssl_ (SSL_set_bio)
+  BIO* wbio_ = nullptr;  // SSL -> network; owned by ssl_
+  Addon* addon_;
+  SslContext* context_;  // kept alive by contextRef_
+  // Strong reference: the SslContext wrapper (its callbacks, ALPN list) outlives us.
+  Napi::ObjectReference contextRef_;
+  Napi::FunctionReference sessionListener_;
+  bool server_ = false;
+};
+
+}  // namespace ossl

@@ -1,0 +1,87 @@
+// SslContext: owns one SSL_CTX*. Configuration, session cache controls, and the
+// new/remove/get session callbacks into JS.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "addon.h"
+#include "openssl_ptr.h"
+
+namespace ossl {
+
+class SslContext : public Napi::ObjectWrap<SslContext> {
+ public:
+  static Napi::Function Init(Napi::Env env, Addon* addon);
+  // Type-tag checked unwrap; throws ERR_CONTEXT_CLOSED for a closed context.
+  static SslContext* FromValue(Napi::Value value, const char* param);
+
+  explicit SslContext(const Napi::CallbackInfo& info);
+  ~SslContext() override;
+
+  SSL_CTX* Get(Napi::Env env) const;
+  bool IsServer() const { return server_; }
+  // True while OpenSSL runs our remove_cb, possibly holding this SSL_CTX's cache lock: calls
+  // that take that lock (flush/add/remove/close, handshakes on this context) must not run.
+  bool InRemoveCallback() const { return removeDepth_ > 0; }
+
+ private:
+  // Config
+  Napi::Value SetMinProtoVersion(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxProtoVersion(const Napi::CallbackInfo& info);
+  Napi::Value GetMinProtoVersion(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxProtoVersion(const Napi::CallbackInfo& info);
+  Napi::Value SetOptions(const Napi::CallbackInfo& info);
+  Napi::Value ClearOptions(const Napi::CallbackInfo& info);
+  Napi::Value GetOptions(const Napi::CallbackInfo& info);
+  Napi::Value UseCertificateChain(const Napi::CallbackInfo& info);
+  Napi::Value UsePrivateKey(const Napi::CallbackInfo& info);
+  Napi::Value AddCaCertificates(const Napi::CallbackInfo& info);
+  Napi::Value SetVerify(const Napi::CallbackInfo& info);
+  Napi::Value SetVerifyDepth(const Napi::CallbackInfo& info);
+  Napi::Value SetCipherList(const Napi::CallbackInfo& info);
+  Napi::Value SetCiphersuites(const Napi::CallbackInfo& info);
+  Napi::Value SetAlpnProtos(const Napi::CallbackInfo& info);
+  // Session cache
+  Napi::Value SetSessionIdContext(const Napi::CallbackInfo& info);
+  Napi::Value SetTimeout(const Napi::CallbackInfo& info);
+  Napi::Value GetTimeout(const Napi::CallbackInfo& info);
+  Napi::Value SetSessionCacheMode(const Napi::CallbackInfo& info);
+  Napi::Value GetSessionCacheMode(const Napi::CallbackInfo& info);
+  Napi::Value SetSessionCacheSize(const Napi::CallbackInfo& info);
+  Napi::Value GetSessionCacheSize(const Napi::CallbackInfo& info);
+  Napi::Value SetNumTickets(const Napi::CallbackInfo& info);
+  Napi::Value GetNumTickets(const Napi::CallbackInfo& info);
+  Napi::Value FlushSessions(const Napi::CallbackInfo& info);
+  Napi::Value AddSession(const Napi::CallbackInfo& info);
+  Napi::Value RemoveSession(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SessNewCb(const Napi::CallbackInfo& info);
+  Napi::Value SessRemoveCb(const Napi::CallbackInfo& info);
+  Napi::Value SessGetCb(const Napi::CallbackInfo& info);
+  // Lifetime
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value IsServerGetter(const Napi::CallbackInfo& info);
+
+  // OpenSSL -> JS trampolines (ownership contract in ssl_context.cc).
+  static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+  static void OnRemoveSession(SSL_CTX* ctx, SSL_SESSION* session);
+  static SSL_SESSION* OnGetSession(SSL* ssl, const unsigned char* id, int len, int* copy);
+  static int OnAlpnSelect(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                          const unsigned char* in, unsigned int inlen, void* arg);
+
+  void Release();  // detach callbacks from the SSL_CTX and drop our reference
+
+  SSLCtxPointer ctx_;
+  Addon* addon_;
+  bool server_;
+  int removeDepth_ = 0;
+  std::string alpnWire_;  // server ALPN preference list, in wire format
+  Napi::FunctionReference newCb_;
+  Napi::FunctionReference removeCb_;
+  Napi::FunctionReference getCb_;
+};
+
+}  // namespace ossl
