@@ -75,6 +75,7 @@ Napi::Function SslContext::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslContext::UsePrivateKey>("usePrivateKey"),
           InstanceMethod<&SslContext::AddCaCertificates>("addCaCertificates"),
           InstanceMethod<&SslContext::SetVerify>("setVerify"),
+          InstanceMethod<&SslContext::GetVerifyMode>("getVerifyMode"),
           InstanceMethod<&SslContext::SetVerifyDepth>("setVerifyDepth"),
           InstanceMethod<&SslContext::SetCipherList>("setCipherList"),
           InstanceMethod<&SslContext::SetCiphersuites>("setCiphersuites"),
@@ -230,6 +231,10 @@ Napi::Value SslContext::AddCaCertificates(const Napi::CallbackInfo& info) {
 Napi::Value SslContext::SetVerify(const Napi::CallbackInfo& info) {
   SSL_CTX_set_verify(Get(info.Env()), info[0].As<Napi::Number>().Int32Value(), nullptr);
   return info.Env().Undefined();
+}
+
+Napi::Value SslContext::GetVerifyMode(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), SSL_CTX_get_verify_mode(Get(info.Env())));
 }
 
 Napi::Value SslContext::SetVerifyDepth(const Napi::CallbackInfo& info) {

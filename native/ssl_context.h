@@ -39,6 +39,7 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   Napi::Value UsePrivateKey(const Napi::CallbackInfo& info);
   Napi::Value AddCaCertificates(const Napi::CallbackInfo& info);
   Napi::Value SetVerify(const Napi::CallbackInfo& info);
+  Napi::Value GetVerifyMode(const Napi::CallbackInfo& info);
   Napi::Value SetVerifyDepth(const Napi::CallbackInfo& info);
   Napi::Value SetCipherList(const Napi::CallbackInfo& info);
   Napi::Value SetCiphersuites(const Napi::CallbackInfo& info);

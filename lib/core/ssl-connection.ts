@@ -1,0 +1,128 @@
+/**
+ * SslConnection: one OpenSSL SSL object over two memory BIOs. Ciphertext goes in with
+ * `feed()` and comes out with `takeOutput()`; the step functions (doHandshake, read, write,
+ * shutdown) return at once. Methods are the SSL_* functions without the prefix, in camelCase.
+ */
+import { SHUTDOWN } from '../constants.js';
+import { invalidArgType, validateBytes, validateFunctionOrNull, validateInteger, validateString } from '../errors.js';
+import { binding } from '../native.js';
+import type { SslContext } from './ssl-context.js';
+import type { SslSession } from './ssl-session.js';
+
+/**
+ * A TLS connection driven from JS. Created from an SslContext; its role (connect or accept)
+ * is the context's. `free()` (or `[Symbol.dispose]`) frees the SSL now; afterwards every
+ * call throws ERR_CONNECTION_FREED. Unfreed connections are freed by GC.
+ *
+ * Step results are SSL_get_error() codes: `SSL_ERROR.NONE` (0) when the step finished,
+ * `SSL_ERROR.WANT_READ` when it needs more bytes from the peer. Fatal errors throw an
+ * OpenSSLError carrying OpenSSL's reason (and `verifyError` for certificate failures).
+ */
+export class SslConnection extends binding.SslConnection {
+  constructor(context: SslContext) {
+    if (!(context instanceof binding.SslContext)) throw invalidArgType('context', 'an SslContext', context);
+    super(context);
+  }
+
+  /** BIO_write on the network-side BIO: bytes received from the peer. */
+  override feed(ciphertext: Uint8Array): void {
+    super.feed(validateBytes(ciphertext, 'ciphertext'));
+  }
+
+  /** SSL_write: returns bytes accepted (all of them once the handshake is done), 0 if it must wait. */
+  override write(plaintext: Uint8Array): number {
+    return super.write(validateBytes(plaintext, 'plaintext'));
+  }
+
+  /** SSL_do_handshake; see the class doc for the result. */
+  override doHandshake(): number {
+    try {
+      return super.doHandshake();
+    } catch (error) {
+      throw this.#withVerifyError(error);
+    }
+  }
+
+  /** SSL_connect (client side of doHandshake). */
+  override connect(): number {
+    try {
+      return super.connect();
+    } catch (error) {
+      throw this.#withVerifyError(error);
+    }
+  }
+
+  /** SSL_accept (server side of doHandshake). */
+  override accept(): number {
+    try {
+      return super.accept();
+    } catch (error) {
+      throw this.#withVerifyError(error);
+    }
+  }
+
+  /**
+   * SSL_set_session: offer `session` for resumption in the next handshake (clients). OpenSSL
+   * takes its own reference, so disposing `session` afterwards is safe. `null` clears it.
+   */
+  override setSession(session: SslSession | null): void {
+    if (session !== null && !(session instanceof binding.SslSession)) throw invalidArgType('session', 'an SslSession or null', session);
+    super.setSession(session);
+  }
+
+  /**
+   * SSL_get1_session: the connection's current session as a new handle (one reference,
+   * yours), or null. With TLS 1.3 the resumable session arrives with the server's ticket
+   * after the handshake: read() the server's first bytes (or wait for the 'session' event)
+   * before taking it, and check `isResumable()`.
+   */
+  override get1Session(): SslSession | null {
+    return super.get1Session() as SslSession | null;
+  }
+
+  /** SSL_set_shutdown: SHUTDOWN.SENT | SHUTDOWN.RECEIVED marks the connection as cleanly closed. */
+  override setShutdown(flags: number): void {
+    super.setShutdown(validateInteger(flags, 'flags', 0, SHUTDOWN.SENT | SHUTDOWN.RECEIVED));
+  }
+
+  /** SSL_set_quiet_shutdown: skip sending close_notify, and treat the connection as closed cleanly. */
+  override setQuietShutdown(quiet: boolean): void {
+    if (typeof quiet !== 'boolean') throw invalidArgType('quiet', 'of type boolean', quiet);
+    super.setQuietShutdown(quiet);
+  }
+
+  /** SSL_set_tlsext_host_name: the SNI a client sends. */
+  override setTlsextHostName(name: string): void {
+    super.setTlsextHostName(validateString(name, 'name'));
+  }
+
+  /** SSL_set1_host: the name the peer certificate must match (checked when verifying). */
+  override set1Host(name: string): void {
+    super.set1Host(validateString(name, 'name'));
+  }
+
+  /** Per-connection listener for new sessions (needs a cache mode including this side, like node:tls' 'session'). */
+  override setSessionListener(listener: ((session: SslSession) => void) | null): void {
+    validateFunctionOrNull(listener, 'listener');
+    super.setSessionListener(listener as never);
+  }
+
+  /** X509_verify_cert_error_string(getVerifyResult()). */
+  verifyResultString(): string {
+    return binding.verifyCertErrorString(this.getVerifyResult());
+  }
+
+  /** Frees unless already freed (never throws). */
+  [Symbol.dispose](): void {
+    if (!this.freed) this.free();
+  }
+
+  #withVerifyError(error: unknown): unknown {
+    if (error instanceof Error && (error as { code?: string }).code === 'ERR_SSL_CERTIFICATE_VERIFY_FAILED' && !this.freed) {
+      const reason = this.verifyResultString();
+      Object.assign(error, { verifyError: reason, message: `${error.message}: ${reason}` });
+    }
+    return error;
+  }
+}
+

@@ -1,0 +1,35 @@
+/**
+ * openssl-session: OpenSSL's TLS session APIs (SSL_CTX, SSL, SSL_SESSION) from TypeScript,
+ * over the OpenSSL inside the running node.
+ */
+export {
+  MAX_SID_CTX_LENGTH,
+  OP,
+  SESS_CACHE,
+  SHUTDOWN,
+  SSL_ERROR,
+  VERIFY,
+  VERSION,
+  openSSLVersion,
+  versionName,
+  versionNumber,
+  type ProtocolVersion,
+} from './constants.js';
+export { OpenSSLError } from './errors.js';
+export { SslSession, type SessionInfo } from './core/ssl-session.js';
+export {
+  SslContext,
+  type GetSessionCallback,
+  type NewSessionCallback,
+  type RemoveSessionCallback,
+  type Role,
+  type SslContextOptions,
+} from './core/ssl-context.js';
+export { SslConnection } from './core/ssl-connection.js';
+export type { SessionCacheStats } from './native.js';
+export { createSelfSigned, type KeyPair, type SelfSignedOptions } from './certs.js';
+export { drain, handshakeInMemory, pipe, shutdownInMemory, transfer } from './engine/memory-pair.js';
+export { TlsSocket, type TlsSocketOptions } from './tls/tls-socket.js';
+export { TlsClient, connect, defaultClientContext, type ConnectOptions } from './tls/tls-client.js';
+export { TlsServer, createServer, type ServerOptions } from './tls/tls-server.js';
+export { fromNodeSession, toNodeSession } from './interop/node-tls.js';

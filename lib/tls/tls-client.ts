@@ -1,0 +1,89 @@
+/** connect(): a TLS client over a net.Socket, driven by our engine. */
+import { isIP } from 'node:net';
+import * as net from 'node:net';
+import { rootCertificates } from 'node:tls';
+
+import { SESS_CACHE, VERIFY } from '../constants.js';
+import { SslConnection } from '../core/ssl-connection.js';
+import { SslContext } from '../core/ssl-context.js';
+import type { SslSession } from '../core/ssl-session.js';
+import { invalidArgType, validateInteger } from '../errors.js';
+import { TlsSocket } from './tls-socket.js';
+
+export interface ConnectOptions {
+  /** Host to connect to (default 'localhost'). */
+  host?: string;
+  /** TCP port. */
+  port: number;
+  /** Client SslContext; default: a shared one verifying against node's root CAs. */
+  context?: SslContext;
+  /** A session to resume (SSL_set_session before the handshake). */
+  session?: SslSession | null;
+  /** SNI to send (default: `host` unless it is an IP address); false sends none. */
+  servername?: string | false;
+  /**
+   * Name the certificate must match when the context verifies peers (SSL_set1_host).
+   * Default: servername or host. false skips the name check (the chain is still verified).
+   */
+  checkHost?: string | false;
+  /** Handshake timeout, ms (default 120000). */
+  handshakeTimeout?: number;
+  /** An already connected transport to run TLS over instead of opening a TCP connection. */
+  socket?: import('node:stream').Duplex;
+}
+
+/** A connected client. The SslConnection stays usable after close (get1Session()); free() releases it. */
+export class TlsClient extends TlsSocket {}
+
+let defaultContext: SslContext | undefined;
+
+/**
+ * The context connect() uses when none is given: verifies the server against node's
+ * bundled root CAs, and caches on the client side only through callbacks
+ * (CLIENT | NO_INTERNAL_STORE, as node:tls does), so the 'session' event fires.
+ */
+export function defaultClientContext(): SslContext {
+  defaultContext ??= new SslContext('client', {
+    ca: rootCertificates as readonly string[],
+    verify: true,
+    sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE,
+  });
+  return defaultContext;
+}
+
+/** Opens a TCP connection and performs the TLS handshake; resolves once it is done. */
+export async function connect(options: ConnectOptions): Promise<TlsClient> {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
+  const host = options.host ?? 'localhost';
+  const context = options.context ?? defaultClientContext();
+  if (!(context instanceof SslContext)) throw invalidArgType('options.context', 'an SslContext', context);
+  if (context.isServer) throw invalidArgType('options.context', "a 'client' SslContext", 'a server context');
+  if (options.socket === undefined) validateInteger(options.port, 'options.port', 1, 65535);
+
+  const connection = new SslConnection(context);
+  try {
+    if (options.session) connection.setSession(options.session);
+    const servername = options.servername ?? (isIP(host) ? false : host);
+    if (servername !== false) connection.setTlsextHostName(servername);
+    const checkHost = options.checkHost ?? (servername !== false ? servername : host);
+    // SSL_set1_host only matters when the context verifies (VERIFY.PEER).
+    if (checkHost !== false && (context.getVerifyMode() & VERIFY.PEER) !== 0) connection.set1Host(checkHost);
+  } catch (error) {
+    connection.free();
+    throw error;
+  }
+
+  const socket = options.socket ?? net.connect({ host, port: options.port });
+  const client = new TlsClient(socket, connection, {
+    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+  });
+  const secure = client.waitSecure();
+  if (options.socket !== undefined || (socket as net.Socket).readyState === 'open') client.startHandshake();
+  else socket.once('connect', () => client.startHandshake());
+  try {
+    return await secure;
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+}

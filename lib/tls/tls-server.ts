@@ -1,0 +1,101 @@
+/** createServer(): TLS over net.Server, each connection driven by our engine. */
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+
+import { SslConnection } from '../core/ssl-connection.js';
+import { SslContext } from '../core/ssl-context.js';
+import { invalidArgType } from '../errors.js';
+import { TlsSocket } from './tls-socket.js';
+
+export interface ServerOptions {
+  /** Server SslContext (certificate, key, cache mode, session id context...). */
+  context: SslContext;
+  /** Handshake timeout, ms (default 120000). */
+  handshakeTimeout?: number;
+  /** Called with each new SslConnection before its handshake (e.g. setShutdown, setQuietShutdown). */
+  prepare?: (connection: SslConnection) => void;
+}
+
+/**
+ * Events: 'secureConnection' (TlsSocket, handshake done), 'tlsClientError' (error, TlsSocket),
+ * 'listening', 'close', 'error'. Server-side connections are freed when their socket closes,
+ * so what OpenSSL does to the session cache at SSL_free happens at a predictable time.
+ */
+export class TlsServer extends EventEmitter {
+  readonly context: SslContext;
+  /** The underlying TCP server. */
+  readonly server: net.Server;
+  readonly #sockets = new Set<TlsSocket>();
+  readonly #options: ServerOptions;
+
+  constructor(options: ServerOptions, onSecureConnection?: (socket: TlsSocket) => void) {
+    super();
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
+    if (!(options.context instanceof SslContext) || !options.context.isServer) {
+      throw invalidArgType('options.context', "a 'server' SslContext", options.context);
+    }
+    this.context = options.context;
+    this.#options = options;
+    if (onSecureConnection) this.on('secureConnection', onSecureConnection);
+    this.server = net.createServer((socket) => this.#accept(socket));
+    this.server.on('error', (error) => this.emit('error', error));
+    this.server.on('close', () => this.emit('close'));
+  }
+
+  #accept(socket: net.Socket): void {
+    let connection: SslConnection;
+    try {
+      connection = new SslConnection(this.context);
+      this.#options.prepare?.(connection);
+    } catch (error) {
+      socket.destroy();
+      this.emit('tlsClientError', error, null);
+      return;
+    }
+    const tls = new TlsSocket(socket, connection, {
+      freeOnClose: true,
+      ...(this.#options.handshakeTimeout !== undefined ? { handshakeTimeout: this.#options.handshakeTimeout } : {}),
+    });
+    this.#sockets.add(tls);
+    tls.on('close', () => this.#sockets.delete(tls));
+    tls.waitSecure().then(
+      () => this.emit('secureConnection', tls),
+      (error: Error) => {
+        if (this.listenerCount('tlsClientError') > 0) this.emit('tlsClientError', error, tls);
+      },
+    );
+  }
+
+  /** Starts listening (default 127.0.0.1 and a free port); resolves with the address. */
+  listen(port = 0, host = '127.0.0.1'): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        this.emit('listening');
+        resolve(this.address());
+      });
+    });
+  }
+
+  address(): net.AddressInfo {
+    return this.server.address() as net.AddressInfo;
+  }
+
+  /** Stops accepting; with `destroyConnections`, also closes open connections. Resolves when closed. */
+  close(destroyConnections = true): Promise<void> {
+    if (destroyConnections) for (const socket of this.#sockets) socket.destroy();
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      this.server.close(() => resolve());
+    });
+  }
+}
+
+/** Creates a TlsServer; `onSecureConnection` gets each connection after its handshake. */
+export function createServer(options: ServerOptions, onSecureConnection?: (socket: TlsSocket) => void): TlsServer {
+  return new TlsServer(options, onSecureConnection);
+}
