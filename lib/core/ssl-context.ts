@@ -15,7 +15,9 @@ import {
 } from '../errors.js';
 import { binding, type NativeSslSession } from '../native.js';
 import type { SslConnection } from './ssl-connection.js';
-import type { SslSession } from './ssl-session.js';
+// A value import (not `import type`): evaluating ssl-session.ts registers the SslSession
+// class with the addon, so sessions made in C++ are instances of it. Every path needs a context.
+import { SslSession } from './ssl-session.js';
 
 /** Which side of the handshake a context (and its connections) plays. */
 export type Role = 'client' | 'server';
@@ -88,7 +90,7 @@ function alpnWire(protocols: readonly string[]): Buffer {
 }
 
 function sessionArg(value: unknown, name: string): SslSession {
-  if (!(value instanceof binding.SslSession)) throw invalidArgType(name, 'an SslSession', value);
+  if (!(value instanceof SslSession)) throw invalidArgType(name, 'an SslSession', value);
   return value as SslSession;
 }
 
