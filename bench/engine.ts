@@ -1,0 +1,119 @@
+/**
+ * Scenario (a): the in-memory engine. Ours: an SslConnection pair driven from JS. Peer: the
+ * same loop in C over libssl (bench/c/bio_pair.c), built here with the system compiler
+ * against the system libssl; skipped with a reason when either is missing.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  OP,
+  SslConnection,
+  SslContext,
+  type SslSession,
+  handshakeInMemory,
+  pipe,
+  shutdownInMemory,
+} from '../lib/index.js';
+import { packageRoot } from '../lib/native.js';
+import { benchCertificate, compare, measure, type Row, type Sample } from './harness.js';
+
+export type Protocol = 'tls1.2' | 'tls1.3';
+export type Resumption = 'full' | 'ticket' | 'id';
+
+const REQUEST = Buffer.from('GET / HTTP/1.0\r\n\r\n');
+const REPLY = Buffer.alloc(100, 'x');
+
+/** Builds the C peer; returns its path or the reason it cannot be built. */
+export function buildCPeer(): { path: string } | { skip: string } {
+  if (!existsSync('/usr/include/openssl/ssl.h')) return { skip: 'no system OpenSSL headers (apt-get install libssl-dev)' };
+  const out = join(mkdtempSync(join(tmpdir(), 'oss-bench-')), 'bio_pair');
+  const cc = process.env.CC ?? 'cc';
+  const built = spawnSync(cc, ['-O2', '-o', out, join(packageRoot, 'bench', 'c', 'bio_pair.c'), '-lssl', '-lcrypto'], { encoding: 'utf8' });
+  if (built.status !== 0) return { skip: `${cc} could not build the C peer: ${built.stderr || built.error?.message}` };
+  return { path: out };
+}
+
+export function contexts(protocol: Protocol, resumption: Resumption): { client: SslContext; server: SslContext } {
+  const { cert, key } = benchCertificate();
+  const version = protocol === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const server = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
+  if (resumption === 'id') server.setOptions(OP.NO_TICKET);
+  const client = new SslContext('client', { minVersion: version, maxVersion: version });
+  return { client, server };
+}
+
+/** One connection of ours, exactly as the C loop does it. Returns the session to offer next. */
+export function oneConnection(client: SslContext, server: SslContext, offer: SslSession | null, keep: boolean): SslSession | null {
+  const c = new SslConnection(client);
+  const s = new SslConnection(server);
+  if (offer) c.setSession(offer);
+  handshakeInMemory(c, s);
+  c.write(REQUEST);
+  pipe(c, s);
+  s.read();
+  s.write(REPLY);
+  pipe(s, c);
+  c.read();
+  const next = keep ? c.get1Session() : null;
+  shutdownInMemory(c, s);
+  c.free();
+  s.free();
+  return next;
+}
+
+export function runOurs(protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
+  const { client, server } = contexts(protocol, resumption);
+  const resume = resumption !== 'full';
+  let session = oneConnection(client, server, null, resume); // warm-up, as the C peer does
+  return measure(count, () => {
+    for (let i = 0; i < count; i++) {
+      const next = oneConnection(client, server, session, resume);
+      session?.dispose();
+      session = next;
+    }
+  }).finally(() => {
+    session?.dispose();
+    client.close();
+    server.close();
+  });
+}
+
+export function runC(path: string, protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
+  const { cert, key } = benchCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'oss-bench-pem-'));
+  writeFileSync(join(dir, 'cert.pem'), cert);
+  writeFileSync(join(dir, 'key.pem'), key);
+  const out = execFileSync(path, [join(dir, 'cert.pem'), join(dir, 'key.pem'), protocol, resumption, String(count)], { encoding: 'utf8' });
+  const parsed = JSON.parse(out) as Sample & { reused: number };
+  if (resumption !== 'full' && parsed.reused !== count) throw new Error(`C peer resumed ${parsed.reused} of ${count}`);
+  return Promise.resolve(parsed);
+}
+
+export const VARIANTS: Array<[Protocol, Resumption, number]> = [
+  ['tls1.2', 'full', 300],
+  ['tls1.2', 'ticket', 3000],
+  ['tls1.2', 'id', 3000],
+  ['tls1.3', 'full', 300],
+  ['tls1.3', 'ticket', 1000],
+];
+
+export async function engineScenario(rounds: number, scale: number): Promise<Row[]> {
+  const peer = buildCPeer();
+  if ('skip' in peer) {
+    console.log(`(a) engine: skipped — ${peer.skip}`);
+    return [];
+  }
+  const rows: Row[] = [];
+  for (const [protocol, resumption, n] of VARIANTS) {
+    const count = Math.max(10, Math.round(n * scale));
+    rows.push(
+      await compare('(a) in-memory engine', `${protocol} ${resumption}`, 'C libssl BIO loop', rounds,
+        () => runC(peer.path, protocol, resumption, count),
+        () => runOurs(protocol, resumption, count)),
+    );
+  }
+  return rows;
+}

@@ -1,0 +1,24 @@
+/**
+ * npm run bench [-- --only a,b,c,e] [--rounds N] [--scale F]
+ * Each scenario measures a peer and ours in the same run, alternating, and prints medians.
+ */
+import { parseArgs } from 'node:util';
+
+import { engineScenario } from './engine.js';
+import { printTable, writeResults, type Row } from './harness.js';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'a' },
+    rounds: { type: 'string', default: '5' },
+    scale: { type: 'string', default: '1' },
+  },
+});
+const only = new Set(values.only.split(','));
+const rounds = Number(values.rounds);
+const scale = Number(values.scale);
+
+const rows: Row[] = [];
+if (only.has('a')) rows.push(...(await engineScenario(rounds, scale)));
+printTable(rows);
+console.log(`\nresults: ${writeResults('latest', { rounds, scale, rows })}`);
