@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import { engineScenario } from './engine.js';
+import { loopbackScenario } from './loopback.js';
 import { printTable, writeResults, type Row } from './harness.js';
 
 const { values } = parseArgs({
@@ -20,5 +21,6 @@ const scale = Number(values.scale);
 
 const rows: Row[] = [];
 if (only.has('a')) rows.push(...(await engineScenario(rounds, scale)));
+if (only.has('b')) rows.push(...(await loopbackScenario(rounds, scale)));
 printTable(rows);
 console.log(`\nresults: ${writeResults('latest', { rounds, scale, rows })}`);

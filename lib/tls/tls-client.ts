@@ -28,8 +28,25 @@ export interface ConnectOptions {
   checkHost?: string | false;
   /** Handshake timeout, ms (default 120000). */
   handshakeTimeout?: number;
+  /**
+   * TCP_NODELAY on the socket connect() opens (default true). With Nagle's algorithm on, a
+   * small write that follows an unacknowledged one (the server's first bytes after its last
+   * handshake flight) waits for the peer's delayed ACK: about 40 ms per connection on Linux.
+   */
+  noDelay?: boolean;
   /** An already connected transport to run TLS over instead of opening a TCP connection. */
   socket?: import('node:stream').Duplex;
+  /**
+   * Called with the new SslConnection before its handshake (set options on it, or keep it to
+   * observe it: after a failed connect() it has been freed).
+   */
+  prepare?: (connection: SslConnection) => void;
+  /**
+   * A 'session' listener attached before the handshake starts, so no session is missed (TLS 1.2
+   * sessions arrive during the handshake, before connect() resolves). Needs SESS_CACHE.CLIENT in
+   * the context's mode. The session is yours: dispose() it when done.
+   */
+  onSession?: (session: SslSession) => void;
 }
 
 /** A connected client. The SslConnection stays usable after close (get1Session()); free() releases it. */
@@ -54,6 +71,8 @@ export function defaultClientContext(): SslContext {
 /** Opens a TCP connection and performs the TLS handshake; resolves once it is done. */
 export async function connect(options: ConnectOptions): Promise<TlsClient> {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
+  if (options.prepare !== undefined && typeof options.prepare !== 'function') throw invalidArgType('options.prepare', 'a function', options.prepare);
+  if (options.onSession !== undefined && typeof options.onSession !== 'function') throw invalidArgType('options.onSession', 'a function', options.onSession);
   const host = options.host ?? 'localhost';
   const context = options.context ?? defaultClientContext();
   if (!(context instanceof SslContext)) throw invalidArgType('options.context', 'an SslContext', context);
@@ -68,22 +87,34 @@ export async function connect(options: ConnectOptions): Promise<TlsClient> {
     const checkHost = options.checkHost ?? (servername !== false ? servername : host);
     // SSL_set1_host only matters when the context verifies (VERIFY.PEER).
     if (checkHost !== false && (context.getVerifyMode() & VERIFY.PEER) !== 0) connection.set1Host(checkHost);
+    options.prepare?.(connection);
   } catch (error) {
     connection.free();
     throw error;
   }
 
-  const socket = options.socket ?? net.connect({ host, port: options.port });
+  const socket = options.socket ?? net.connect({ host, port: options.port, noDelay: options.noDelay ?? true });
   const client = new TlsClient(socket, connection, {
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
   });
+  if (options.onSession) client.on('session', options.onSession);
   const secure = client.waitSecure();
   if (options.socket !== undefined || (socket as net.Socket).readyState === 'open') client.startHandshake();
-  else socket.once('connect', () => client.startHandshake());
+  else socket.once('connect', () => {
+    if (!client.destroyed) client.startHandshake();
+  });
+  // An error in the same step as the end of the handshake is emitted on the next tick, before
+  // the caller's `await connect()` continues and can listen for it: keep a listener until then
+  // (the error stays readable as `client.errored`, and 'close' follows).
+  const bridge = () => {};
+  client.on('error', bridge);
   try {
-    return await secure;
+    await secure;
   } catch (error) {
+    client.off('error', bridge);
     client.destroy();
     throw error;
   }
+  setImmediate(() => client.off('error', bridge));
+  return client;
 }

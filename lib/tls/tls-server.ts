@@ -12,14 +12,22 @@ export interface ServerOptions {
   context: SslContext;
   /** Handshake timeout, ms (default 120000). */
   handshakeTimeout?: number;
+  /**
+   * TCP_NODELAY on accepted sockets (default true): TLS already writes whole records, and with
+   * Nagle on, the first application bytes after the handshake wait ~40 ms for a delayed ACK.
+   */
+  noDelay?: boolean;
   /** Called with each new SslConnection before its handshake (e.g. setShutdown, setQuietShutdown). */
   prepare?: (connection: SslConnection) => void;
 }
 
 /**
- * Events: 'secureConnection' (TlsSocket, handshake done), 'tlsClientError' (error, TlsSocket),
- * 'listening', 'close', 'error'. Server-side connections are freed when their socket closes,
- * so what OpenSSL does to the session cache at SSL_free happens at a predictable time.
+ * Events: 'secureConnection' (TlsSocket, handshake done; emitted synchronously, so listeners
+ * attached there see every later event), 'tlsClientError' (error, TlsSocket | null: a handshake
+ * that failed, timed out or was hung up on; the server keeps serving), 'listening', 'close',
+ * 'error'. Server-side connections are freed when their socket closes, so what OpenSSL does to
+ * the session cache at SSL_free happens at a predictable time: a connection the client closed
+ * with close_notify keeps its session cached; one that failed or was cut off loses it.
  */
 export class TlsServer extends EventEmitter {
   readonly context: SslContext;
@@ -43,6 +51,7 @@ export class TlsServer extends EventEmitter {
   }
 
   #accept(socket: net.Socket): void {
+    if (this.#options.noDelay ?? true) socket.setNoDelay(true);
     let connection: SslConnection;
     try {
       connection = new SslConnection(this.context);
@@ -58,12 +67,13 @@ export class TlsServer extends EventEmitter {
     });
     this.#sockets.add(tls);
     tls.on('close', () => this.#sockets.delete(tls));
-    tls.waitSecure().then(
-      () => this.emit('secureConnection', tls),
-      (error: Error) => {
-        if (this.listenerCount('tlsClientError') > 0) this.emit('tlsClientError', error, tls);
-      },
-    );
+    // 'secureConnection' is emitted synchronously from 'secure' (not from a promise): an error
+    // found in the same step (e.g. an alert right behind the client's Finished) is emitted on
+    // the next tick, which runs before promise callbacks, and must find the user's listener.
+    tls.waitSecure().catch((error: Error) => {
+      if (this.listenerCount('tlsClientError') > 0) this.emit('tlsClientError', error, tls);
+    });
+    tls.once('secure', () => this.emit('secureConnection', tls)); // after waitSecure's own listener
   }
 
   /** Starts listening (default 127.0.0.1 and a free port); resolves with the address. */

@@ -6,23 +6,43 @@
 import type { Duplex } from 'node:stream';
 import { Duplex as DuplexStream } from 'node:stream';
 
-import { SSL_ERROR } from '../constants.js';
+import { SHUTDOWN, SSL_ERROR } from '../constants.js';
 import type { SslConnection } from '../core/ssl-connection.js';
 import type { SslSession } from '../core/ssl-session.js';
-import { codedTypeError } from '../errors.js';
 
 export interface TlsSocketOptions {
-  /** Milliseconds the handshake may take before the socket is destroyed (default 120000, as node:tls). */
+  /** Milliseconds the handshake may take before the socket is destroyed (default 120000, as node:tls; 0 = none). */
   handshakeTimeout?: number;
   /** Free the SslConnection when the socket closes (servers do; clients keep it for get1Session()). */
   freeOnClose?: boolean;
 }
 
+/** An Error with a node-style `code` (ECONNRESET, ERR_TLS_HANDSHAKE_TIMEOUT) and an optional cause. */
+export type TlsError = Error & { code: string };
+
+function tlsError(code: string, message: string, cause?: unknown): TlsError {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
+}
+
+/** Transport errors that mean "the peer went away" (reported as a hang-up during the handshake). */
+const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 type PendingWrite = { chunk: Buffer; callback: (error?: Error | null) => void };
 
 /**
  * Events: 'secure' (handshake done), 'session' (a new SslSession, e.g. a TLS 1.3 ticket;
- * needs SESS_CACHE.CLIENT/SERVER in the context's mode, as with node:tls), plus the Duplex ones.
+ * needs SESS_CACHE.CLIENT/SERVER in the context's mode, as with node:tls; the handle owns a
+ * reference of its own, shared by the 'session' listeners: whoever keeps it disposes it),
+ * plus the Duplex ones.
+ *
+ * Errors before the handshake finished: the OpenSSLError of the failed step (bad data,
+ * alert, certificate), `ECONNRESET` when the peer hung up (OpenSSL's view in `cause`), or
+ * `ERR_TLS_HANDSHAKE_TIMEOUT`. A connection whose handshake failed is freed at once.
+ *
+ * Closing: `end()` sends close_notify (SSL_shutdown) after the pending writes, then a FIN.
+ * A connection the peer closed with close_notify is marked shut down before it is freed,
+ * so OpenSSL keeps its session cached (SSL_free drops sessions of connections that were not
+ * shut down: a peer that just hangs up, or a fatal error, costs the session).
  */
 export class TlsSocket extends DuplexStream {
   /** The engine. Use it for anything this class does not wrap. */
@@ -32,6 +52,8 @@ export class TlsSocket extends DuplexStream {
   #secure = false;
   #peerEnded = false;
   #closeNotifyReceived = false;
+  #readableDone = false;
+  #listeningForSessions = false;
   #pending: PendingWrite[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #freeOnClose: boolean;
@@ -41,20 +63,27 @@ export class TlsSocket extends DuplexStream {
     this.socket = socket;
     this.connection = connection;
     this.#freeOnClose = options.freeOnClose ?? false;
-    connection.setSessionListener((session) => {
-      if (this.listenerCount('session') > 0) this.emit('session', session);
-      else session.dispose();
+    // The native per-connection session listener is installed only while someone listens
+    // for 'session' (OpenSSL then hands each new session to JS, otherwise it keeps none).
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'session') this.#listenForSessions(true);
+    });
+    this.on('removeListener', (event: string | symbol) => {
+      if (event === 'session' && this.listenerCount('session') === 0) this.#listenForSessions(false);
     });
     const timeout = options.handshakeTimeout ?? 120_000;
     if (timeout > 0) {
       this.#timer = setTimeout(() => {
-        this.destroy(codedTypeError('ERR_TLS_HANDSHAKE_TIMEOUT', `TLS handshake timed out after ${timeout} ms`));
+        this.destroy(tlsError('ERR_TLS_HANDSHAKE_TIMEOUT', `TLS handshake timed out after ${timeout} ms`));
       }, timeout);
       this.#timer.unref();
     }
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onPeerEnd());
-    socket.on('error', (error: Error) => this.destroy(error));
+    socket.on('error', (error: Error & { code?: string }) => {
+      if (!this.#secure && error.code !== undefined && HANG_UP_CODES.has(error.code)) this.destroy(this.#hangUpError(error));
+      else this.destroy(error);
+    });
     socket.on('close', () => {
       if (!this.destroyed) this.destroy(this.#secure ? undefined : this.#hangUpError());
     });
@@ -82,7 +111,7 @@ export class TlsSocket extends DuplexStream {
 
   /** Negotiated protocol ('TLSv1.3'), or null before the handshake. */
   getProtocol(): string | null {
-    return this.#secure ? this.connection.getVersion() : null;
+    return this.#secure && !this.connection.freed ? this.connection.getVersion() : null;
   }
 
   /** Negotiated cipher name, or null. */
@@ -103,6 +132,7 @@ export class TlsSocket extends DuplexStream {
   /** Resolves once the handshake is done; rejects with the handshake error. */
   waitSecure(): Promise<this> {
     if (this.#secure) return Promise.resolve(this);
+    if (this.destroyed) return Promise.reject(this.errored ?? this.#hangUpError());
     return new Promise((resolve, reject) => {
       const onSecure = () => {
         this.off('error', onError);
@@ -117,7 +147,7 @@ export class TlsSocket extends DuplexStream {
       const onClose = () => {
         this.off('secure', onSecure);
         this.off('error', onError);
-        reject(this.#hangUpError());
+        reject(this.errored ?? this.#hangUpError());
       };
       this.once('secure', onSecure);
       this.once('error', onError);
@@ -130,8 +160,27 @@ export class TlsSocket extends DuplexStream {
     this.#drive();
   }
 
-  #hangUpError(): Error {
-    return codedTypeError('ECONNRESET', 'the peer closed the connection before the TLS handshake finished');
+  /** Frees the SslConnection (after close, when its session is no longer needed). */
+  free(): void {
+    if (!this.connection.freed) this.connection.free();
+  }
+
+  #listenForSessions(on: boolean): void {
+    if (on === this.#listeningForSessions || this.connection.freed) return;
+    this.#listeningForSessions = on;
+    // The native layer hands the SAME handle to the context's onNewSession callback and to
+    // this listener. 'session' listeners get a reference of their own (upRef), so disposing
+    // it cannot dispose what the context callback keeps; the shared handle is left to its
+    // other owner, or to GC when there is none.
+    this.connection.setSessionListener(on ? (session) => this.emit('session', session.upRef()) : null);
+  }
+
+  #hangUpError(cause?: unknown): TlsError {
+    return tlsError(
+      'ECONNRESET',
+      'TLS handshake failed: the peer closed the connection before the handshake finished',
+      cause,
+    );
   }
 
   #onData(chunk: Buffer): void {
@@ -144,77 +193,129 @@ export class TlsSocket extends DuplexStream {
     this.#peerEnded = true;
     if (this.destroyed || this.connection.freed) return;
     if (!this.#secure) {
-      // Let OpenSSL see the EOF so the error names it, then fail the handshake.
+      // Let OpenSSL see the EOF (it may answer with an alert), then report a hang-up.
       this.connection.feedEOF();
-      this.#drive();
-      if (!this.destroyed) this.destroy(this.#hangUpError());
+      let cause: unknown;
+      try {
+        this.connection.doHandshake();
+      } catch (error) {
+        cause = error;
+      }
+      this.#flush();
+      this.destroy(this.#hangUpError(cause));
       return;
     }
-    // After the handshake, a FIN without close_notify ends the stream like node:tls does.
-    // The EOF is not fed to OpenSSL: that would be a fatal alert, and a fatal alert drops
-    // the session from the server cache; our own close_notify (sent from _final) keeps it.
+    // After the handshake, a FIN ends the stream like node:tls does. The EOF is not fed to
+    // OpenSSL: without close_notify that would be a fatal error, and a fatal error drops the
+    // session from the server cache.
+    if (this.#closeNotifyReceived && !this.#halfOpen() && (this.connection.getShutdown() & SHUTDOWN.SENT) === 0) {
+      // The peer closed cleanly and is gone; the transport ends on the next tick (no half-open),
+      // so answer its close_notify now even if nobody read our readable side to the end. This
+      // also marks the connection shut down, so SSL_free keeps its session cached.
+      try {
+        this.connection.shutdown();
+        this.#flush();
+      } catch {
+        // nothing more to say to this peer
+      }
+    }
     this.#endReadable();
   }
 
+  /**
+   * One engine step. Only the engine calls sit inside try/catch (their errors destroy the
+   * socket); events go out outside it, so an exception thrown by a 'secure' or 'data'
+   * listener propagates as it would from node:tls instead of turning into a socket error.
+   */
   #drive(): void {
-    try {
-      if (!this.#secure) {
-        const status = this.connection.doHandshake();
+    if (!this.#secure) {
+      let status: number;
+      try {
+        status = this.connection.doHandshake();
         this.#flush();
-        if (status !== SSL_ERROR.NONE) return;
-        this.#secure = true;
-        clearTimeout(this.#timer);
-        this.emit('secure');
-        this.#writePending();
+      } catch (error) {
+        this.#fail(error);
+        return;
       }
-      const data = this.connection.read();
-      this.#flush();
+      if (status !== SSL_ERROR.NONE) return;
+      this.#secure = true;
+      clearTimeout(this.#timer);
+      this.emit('secure');
+      if (this.destroyed || this.connection.freed) return;
+    }
+    if (!this.#readableDone) {
+      let data: Buffer | null;
+      try {
+        // Also processes post-handshake messages (TLS 1.3 NewSessionTicket -> 'session').
+        data = this.connection.read();
+        this.#flush();
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
       if (data === null) {
         this.#closeNotifyReceived = true;
         this.#endReadable();
       } else if (data.length > 0 && !this.push(data)) {
         (this.socket as { pause?: () => void }).pause?.();
       }
-    } catch (error) {
-      this.#flush(); // deliver our alert to the peer
-      this.destroy(error as Error);
     }
+    if (this.#pending.length > 0 && !this.destroyed) this.#writePending();
+  }
+
+  #fail(error: unknown): void {
+    if (!this.connection.freed) this.#flush(); // deliver our alert to the peer
+    this.destroy(error as Error);
   }
 
   #endReadable(): void {
-    if (this.readableEnded || this.#ended) return;
-    this.#ended = true;
+    if (this.#readableDone) return;
+    this.#readableDone = true;
     this.push(null);
   }
-  #ended = false;
+
+  /** Whether the transport stays writable after the peer's FIN. */
+  #halfOpen(): boolean {
+    return (this.socket as { allowHalfOpen?: boolean }).allowHalfOpen === true;
+  }
 
   #flush(callback?: (error?: Error | null) => void): void {
     const out = this.connection.freed ? null : this.connection.takeOutput();
-    if (out !== null && !this.socket.destroyed && this.socket.writable) {
+    if (out !== null && !this.socket.destroyed && this.socket.writable && !this.socket.writableEnded) {
       this.socket.write(out, callback);
     } else {
       callback?.();
     }
   }
 
+  /** SSL_write one chunk; false when OpenSSL must first read (renegotiation): retried after the next read. */
+  #writeNow(write: PendingWrite): boolean {
+    let written: number;
+    try {
+      written = this.connection.write(write.chunk);
+    } catch (error) {
+      this.#flush();
+      write.callback(error as Error);
+      return true;
+    }
+    if (written === 0 && write.chunk.length > 0) {
+      this.#flush();
+      return false;
+    }
+    this.#flush(write.callback);
+    return true;
+  }
+
   #writePending(): void {
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const { chunk, callback } of pending) this._write(chunk, 'buffer' as BufferEncoding, callback);
+    while (this.#pending.length > 0) {
+      if (!this.#writeNow(this.#pending[0]!)) return;
+      this.#pending.shift();
+    }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (!this.#secure) {
-      this.#pending.push({ chunk, callback });
-      return;
-    }
-    try {
-      this.connection.write(chunk);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    this.#flush(callback);
+    const write = { chunk, callback };
+    if (!this.#secure || this.#pending.length > 0 || !this.#writeNow(write)) this.#pending.push(write);
   }
 
   override _read(): void {
@@ -222,8 +323,13 @@ export class TlsSocket extends DuplexStream {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (!this.#secure) {
+      // end() before the handshake finished: close once it has (or never, if it fails: destroy() cleans up).
+      this.once('secure', () => this._final(callback));
+      return;
+    }
     try {
-      if (this.#secure && !this.connection.freed) {
+      if (!this.connection.freed) {
         this.connection.shutdown(); // close_notify
         this.#flush();
       }
@@ -239,16 +345,37 @@ export class TlsSocket extends DuplexStream {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.#timer);
-    for (const { callback: cb } of this.#pending) cb(error ?? codedTypeError('ERR_STREAM_DESTROYED', 'socket destroyed'));
+    const pending = this.#pending;
     this.#pending = [];
+    for (const { callback: cb } of pending) cb(error ?? tlsError('ERR_STREAM_DESTROYED', 'socket destroyed'));
+    const connection = this.connection;
+    if (this.#secure && this.#closeNotifyReceived && !connection.freed && (connection.getShutdown() & SHUTDOWN.SENT) === 0) {
+      // The peer closed cleanly but we never answered (nobody read to the end): answer now,
+      // which also marks the connection shut down so SSL_free keeps its session cached.
+      try {
+        connection.shutdown();
+        this.#flush();
+      } catch {
+        // nothing more to say to this peer
+      }
+    }
     this.socket.destroy();
+    // No session can arrive after close. Dropping the native listener also breaks the cycle
+    // native connection -> (strong ref) listener -> this -> connection, which GC cannot see
+    // through and which would otherwise keep a closed client alive until free().
+    if (!connection.freed && this.#listeningForSessions) {
+      this.#listeningForSessions = false;
+      connection.setSessionListener(null);
+    }
     // A failed handshake leaves nothing worth keeping: free the SSL now, not at GC.
-    if (!this.connection.freed && (!this.#secure || this.#freeOnClose)) this.connection.free();
+    if (!connection.freed && (!this.#secure || this.#freeOnClose)) {
+      try {
+        connection.free();
+      } catch (freeError) {
+        // e.g. an exception thrown by an onRemoveSession callback that SSL_free fired
+        error ??= freeError as Error;
+      }
+    }
     callback(error);
-  }
-
-  /** Frees the SslConnection (after close, when its session is no longer needed). */
-  free(): void {
-    if (!this.connection.freed) this.connection.free();
   }
 }

@@ -1,0 +1,130 @@
+/**
+ * Scenario (b): a client and a server in one process over 127.0.0.1, one connection at a
+ * time: handshake, small request/reply, close. Ours (connect/createServer) vs node:tls.
+ */
+import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
+
+import { OP, SslContext, type SslSession, connect, createServer } from '../lib/index.js';
+import type { Protocol, Resumption } from './engine.js';
+import { benchCertificate, compare, measure, type Row, type Sample } from './harness.js';
+
+const REQUEST = Buffer.from('GET / HTTP/1.0\r\n\r\n');
+const REPLY = Buffer.alloc(100, 'x');
+const version = (p: Protocol) => (p === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2');
+
+/** Ours: createServer + connect. */
+export async function runOursLoopback(protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
+  const { cert, key } = benchCertificate();
+  const serverContext = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
+  if (resumption === 'id') serverContext.setOptions(OP.NO_TICKET);
+  const server = createServer({ context: serverContext }, (socket) => {
+    socket.once('data', () => socket.end(REPLY));
+    socket.on('error', () => {});
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  const clientContext = new SslContext('client', { minVersion: version(protocol), maxVersion: version(protocol) });
+  const resume = resumption !== 'full';
+
+  const once = async (offer: SslSession | null): Promise<SslSession | null> => {
+    const client = await connect({ host: '127.0.0.1', port, context: clientContext, session: offer });
+    client.write(REQUEST);
+    await new Promise<void>((resolve, reject) => {
+      client.once('data', () => resolve());
+      client.once('error', reject);
+    });
+    const next = resume ? client.get1Session() : null; // TLS 1.3: the ticket came before the reply
+    await new Promise<void>((resolve) => {
+      client.once('close', () => resolve());
+      client.end();
+      client.resume();
+    });
+    client.free();
+    return next;
+  };
+  let session = await once(null);
+  try {
+    return await measure(count, async () => {
+      for (let i = 0; i < count; i++) {
+        const next = await once(session);
+        session?.dispose();
+        session = next;
+      }
+    });
+  } finally {
+    session?.dispose();
+    await server.close();
+    serverContext.close();
+    clientContext.close();
+  }
+}
+
+/** node:tls: tls.createServer + tls.connect, sessions by ticket or (with a cache) by id. */
+export async function runNodeLoopback(protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
+  const { cert, key } = benchCertificate();
+  const cache = new Map<string, Buffer>();
+  const server = tls.createServer({ cert, key, sessionIdContext: 'bench', ...(resumption === 'id' ? { secureOptions: OP.NO_TICKET } : {}) }, (socket) => {
+    socket.once('data', () => socket.end(REPLY));
+    socket.on('error', () => {});
+  });
+  if (resumption === 'id') {
+    // node:tls servers resume session ids only through these events (its internal cache is off).
+    server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+      cache.set(id.toString('hex'), data);
+      done();
+    });
+    server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
+      done(null, cache.get(id.toString('hex')) ?? null);
+    });
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const resume = resumption !== 'full';
+
+  const once = (offer: Buffer | undefined): Promise<Buffer | undefined> =>
+    new Promise((resolve, reject) => {
+      let latest: Buffer | undefined;
+      const socket = tls.connect({
+        host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false,
+        minVersion: version(protocol), maxVersion: version(protocol), ...(offer ? { session: offer } : {}),
+      });
+      socket.on('session', (s: Buffer) => (latest = s));
+      socket.once('secureConnect', () => socket.write(REQUEST));
+      socket.once('data', () => {
+        const next = resume ? (latest ?? socket.getSession()) : undefined;
+        socket.once('close', () => resolve(next));
+        socket.end();
+        socket.resume();
+      });
+      socket.once('error', reject);
+    });
+  let session = await once(undefined);
+  try {
+    return await measure(count, async () => {
+      for (let i = 0; i < count; i++) session = await once(session);
+    });
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+export const LOOPBACK_VARIANTS: Array<[Protocol, Resumption, number]> = [
+  ['tls1.2', 'full', 200],
+  ['tls1.2', 'ticket', 600],
+  ['tls1.2', 'id', 600],
+  ['tls1.3', 'full', 200],
+  ['tls1.3', 'ticket', 400],
+];
+
+export async function loopbackScenario(rounds: number, scale: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const [protocol, resumption, n] of LOOPBACK_VARIANTS) {
+    const count = Math.max(10, Math.round(n * scale));
+    rows.push(
+      await compare('(b) loopback, one process', `${protocol} ${resumption}`, 'node:tls', rounds,
+        () => runNodeLoopback(protocol, resumption, count),
+        () => runOursLoopback(protocol, resumption, count)),
+    );
+  }
+  return rows;
+}
