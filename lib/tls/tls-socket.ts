@@ -243,7 +243,10 @@ export class TlsSocket extends DuplexStream {
       this.emit('secure');
       if (this.destroyed || this.connection.freed) return;
     }
-    if (!this.#readableDone) {
+    // read() drains all plaintext available now; when the peer's close_notify (or an error)
+    // came in the same bytes as the last data, it returns the data first and reports the
+    // close on the next call, so read until it says "nothing more" (empty) or "closed" (null).
+    while (!this.#readableDone && !this.destroyed) {
       let data: Buffer | null;
       try {
         // Also processes post-handshake messages (TLS 1.3 NewSessionTicket -> 'session').
@@ -256,9 +259,10 @@ export class TlsSocket extends DuplexStream {
       if (data === null) {
         this.#closeNotifyReceived = true;
         this.#endReadable();
-      } else if (data.length > 0 && !this.push(data)) {
-        (this.socket as { pause?: () => void }).pause?.();
+        break;
       }
+      if (data.length === 0) break;
+      if (!this.push(data)) (this.socket as { pause?: () => void }).pause?.();
     }
     if (this.#pending.length > 0 && !this.destroyed) this.#writePending();
   }
