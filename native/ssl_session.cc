@@ -45,8 +45,13 @@ Napi::Function SslSession::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslSession::Dup>("dup"),
           InstanceMethod<&SslSession::IsSame>("isSame"),
           InstanceMethod<&SslSession::Dispose>("dispose"),
-          InstanceAccessor<&SslSession::Disposed>("disposed"),
       });
+  // napi_define_class guards instance METHODS with a V8 signature (a foreign `this` throws
+  // "Illegal invocation") but not ACCESSORS: an InstanceAccessor called on another wrapped
+  // object (e.g. Reflect.get(SslSession.prototype, 'disposed', someContext)) would unwrap
+  // that object as an SslSession. So `disposed` is a plain getter that checks the type tag.
+  ctor.Get("prototype").As<Napi::Object>().DefineProperty(
+      Napi::PropertyDescriptor::Accessor<&SslSession::Disposed>("disposed"));
   addon->sessionConstructor = Napi::Persistent(ctor);
   return ctor;
 }
@@ -274,7 +279,12 @@ Napi::Value SslSession::Dispose(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SslSession::Disposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !session_);
+  Napi::Env env = info.Env();
+  Napi::Value self = info.This();
+  if (!self.IsObject() || !self.As<Napi::Object>().CheckTypeTag(&kSessionTag)) {
+    ThrowCodedTypeError(env, "ERR_INVALID_THIS", "The \"this\" value must be an SslSession");
+  }
+  return Napi::Boolean::New(env, !Unwrap(self.As<Napi::Object>())->session_);
 }
 
 }  // namespace ossl

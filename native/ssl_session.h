@@ -51,7 +51,8 @@ class SslSession : public Napi::ObjectWrap<SslSession> {
   Napi::Value Dup(const Napi::CallbackInfo& info);
   Napi::Value IsSame(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  // Static: checks that `this` is an SslSession before unwrapping it (see Init).
+  static Napi::Value Disposed(const Napi::CallbackInfo& info);
 
   SSLSessionPointer session_;
 };
