@@ -1,6 +1,9 @@
 #include "ssl_context.h"
 
+#include <atomic>
 #include <climits>
+#include <mutex>
+#include <unordered_set>
 
 #include "certificates.h"
 #include "errors.h"
@@ -8,25 +11,54 @@
 #include "ssl_session.h"
 
 // ---------------------------------------------------------------------------------------
-// Reference-ownership contract of the session callbacks (tested in test/ssl-context.*):
+// Reference-ownership contract of the session callbacks (tested in test/ssl-context.*).
+// Line references are to OpenSSL 3.0's ssl/ssl_lib.c and ssl/ssl_sess.c.
 //
-//  new_session_cb  OpenSSL up-refs the session before calling us; returning 1 gives that
-//                  reference to us, returning 0 makes OpenSSL free it. We always return 1
-//                  once we wrapped it: a JS SslSession ADOPTS that reference (or, if
+//  new_session_cb  ssl_update_cache() up-refs s->session before calling us; returning 1
+//                  gives that reference to us, returning 0 makes OpenSSL free it. We return
+//                  1 once we wrapped it: a JS SslSession ADOPTS that reference (or, if
 //                  wrapping failed, our SSLSessionPointer freed it). JS may keep the session
-//                  as long as it likes; if it does not, GC frees it once.
-//  remove_cb       OpenSSL LENDS the session for the call and drops its cache's reference
-//                  afterwards. JS gets its own: we up-ref and a JS SslSession adopts it.
+//                  as long as it likes; if it does not, GC frees it once. When no JS listener
+//                  is set we return 0 and OpenSSL drops the reference itself.
+//  remove_cb       OpenSSL LENDS the session for the call (remove_session_lock() and
+//                  SSL_CTX_flush_sessions() drop the cache's reference only after the
+//                  callback returns). JS gets its own: we up-ref and a JS SslSession adopts it.
 //  get_session_cb  JS returns an SslSession (or null). Its handle keeps its own reference;
-//                  we return the borrowed pointer with *copy = 1, so OpenSSL takes a reference
-//                  of its own before using it. A miss returns NULL.
+//                  we return the borrowed pointer with *copy = 1, so lookup_sess_in_cache()
+//                  up-refs it before using it (and, unless NO_INTERNAL_STORE, adds it to the
+//                  internal cache). JS may dispose its handle at once: OpenSSL's reference
+//                  keeps the session alive. A not_resumable session (e.g. one that went
+//                  through SSL_CTX_remove_session) is ignored by OpenSSL; with *copy = 1 it
+//                  is not freed there either. A miss returns NULL.
 //
 // Callbacks reach JS only inside a JS-initiated call (Addon::CanCallJs): SSL_free and
-// SSL_CTX_free running in a GC finalizer still fire remove_cb, and those stay in C.
+// SSL_CTX_free running in a GC finalizer still fire remove_cb, and those stay in C (the
+// finalizer of a context even unsets its callbacks before SSL_CTX_free).
 // An exception thrown by a JS callback is recorded and rethrown by the call that triggered
-// it, after OpenSSL has returned (never thrown through OpenSSL's C frames).
-// OpenSSL may call remove_cb while it holds the SSL_CTX lock (cache-full eviction, flush),
-// so inside a remove callback the methods that take that lock throw ERR_CONTEXT_BUSY.
+// it, after OpenSSL has returned (never thrown through OpenSSL's C frames). OpenSSL sees a
+// throwing new/remove callback as having returned normally, and a throwing get callback as
+// a miss (NULL), so its own state stays consistent.
+//
+// The cache lock (SSL_CTX->lock, a pthread rwlock in OpenSSL 3.0) and remove_cb:
+//   SSL_CTX_flush_sessions()        calls remove_cb WITH the write lock held ("still do the
+//                                   remove_session_cb() within the lock"); so do close()
+//                                   (flush with t = 0), SSL_CTX_free(), and the every-255-
+//                                   handshakes auto flush in ssl_update_cache().
+//   SSL_CTX_add_session()           evicts the tail when the cache is full through
+//                                   remove_session_lock(ctx, tail, 0): remove_cb WITH the
+//                                   lock held (during a handshake, or addSession()).
+//   SSL_CTX_remove_session()        remove_session_lock(ctx, c, 1) unlocks BEFORE remove_cb;
+//                                   the same for its callers: removeSession(), an expired
+//                                   session found at lookup (ssl_get_prev_session), a fatal
+//                                   alert (ssl3_send_alert), ssl_clear_bad_session() from
+//                                   SSL_free / SSL_set_session, the TLS 1.3 client dropping a
+//                                   used ticket, and a TLS 1.2 client receiving a new ticket.
+// Re-taking a write lock the thread already holds is an error (EDEADLK) or a deadlock, so
+// OpenSSL would silently fail or hang. A remove_cb cannot tell which path called it, so inside
+// ANY onRemoveSession callback every method that takes this context's lock
+// (flushSessions/addSession/removeSession/close, and driving a connection of this context)
+// throws ERR_CONTEXT_BUSY. Everything else (stats, getters, setters that do not lock,
+// other contexts) works there.
 // ---------------------------------------------------------------------------------------
 
 namespace ossl {
@@ -40,6 +72,48 @@ void ThrowIfBusy(Napi::Env env, const SslContext* ctx, const char* what) {
                         std::string(what) + " cannot run inside an onRemoveSession callback: "
                         "OpenSSL may hold the session cache lock there");
   }
+}
+
+// ----- Which SSL_CTX caches hold a session ------------------------------------------------
+// OpenSSL links a cached SSL_SESSION into ONE context's expiry list through the session's own
+// prev/next/owner fields. SSL_CTX_add_session(B, s) while s is still linked into A's list
+// (a session A cached, handed to JS by onNewSession or get1Session) unlinks it with B's list
+// heads and corrupts A's list: A's next flush or SSL_CTX_free frees a session twice. So before
+// a session reaches SSL_CTX_add_session (addSession(), or an onGetSession result OpenSSL will
+// add) we check every other live context of this environment (SSL_CTX_sessions +
+// OPENSSL_LH_retrieve on it, compared by identity: same thread, so no lock is needed) and add a
+// copy (SSL_SESSION_dup) instead. Closed contexts keep an empty cache (Close() sets
+// NO_INTERNAL_STORE), so only live ones need checking. All environments share this set; the
+// owner check (addon_) keeps other threads' contexts out.
+std::mutex gContextsMutex;
+std::unordered_set<SslContext*> gContexts;
+
+// ----- SSL_SESSION allocation counter (diagnostics for refcount tests) -------------------
+// An SSL_SESSION ex_data index whose new/free hooks count the SSL_SESSION objects OpenSSL
+// really creates (SSL_SESSION_new, ssl_session_dup) and really frees (refcount reaching 0 in
+// SSL_SESSION_free). Registered on the first debugSessionCounts() call, process-wide (the
+// OpenSSL is the process's): only sessions created after that are counted, each exactly once
+// (a marker in the ex_data slot tells counted sessions apart).
+std::atomic<uint64_t> gSessionsCreated{0};
+std::atomic<uint64_t> gSessionsFreed{0};
+std::once_flag gSessionCounterOnce;
+int gSessionCounterIndex = -1;
+char gCountedMarker;
+
+void CountSessionNew(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) {
+  if (CRYPTO_set_ex_data(ad, idx, &gCountedMarker) == 1) gSessionsCreated++;
+}
+
+int CountSessionDup(CRYPTO_EX_DATA* to, const CRYPTO_EX_DATA* from, void** fromData, int idx,
+                    long argl, void* argp) {
+  // ssl_session_dup() ran CountSessionNew on the copy first; keep the copy's marker even
+  // when the original predates the counter.
+  *fromData = &gCountedMarker;
+  return 1;
+}
+
+void CountSessionFree(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) {
+  if (ptr == &gCountedMarker) gSessionsFreed++;
 }
 
 std::string StringArg(const Napi::CallbackInfo& info, size_t i) {
@@ -97,6 +171,7 @@ Napi::Function SslContext::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslContext::SessRemoveCb>("sessSetRemoveCb"),
           InstanceMethod<&SslContext::SessGetCb>("sessSetGetCb"),
           InstanceMethod<&SslContext::Close>("close"),
+          StaticMethod<&SslContext::DebugSessionCounts>("debugSessionCounts"),
           InstanceAccessor<&SslContext::Closed>("closed"),
           InstanceAccessor<&SslContext::IsServerGetter>("isServer"),
       });
@@ -116,6 +191,8 @@ SslContext::SslContext(const Napi::CallbackInfo& info)
   // it lets per-connection 'session' events work without touching the user's callbacks.
   SSL_CTX_sess_set_new_cb(ctx_.get(), &SslContext::OnNewSession);
   info.This().As<Napi::Object>().TypeTag(&kContextTag);
+  std::lock_guard<std::mutex> lock(gContextsMutex);
+  gContexts.insert(this);
 }
 
 SslContext::~SslContext() {
@@ -125,6 +202,10 @@ SslContext::~SslContext() {
 
 void SslContext::Release() {
   if (!ctx_) return;
+  {
+    std::lock_guard<std::mutex> lock(gContextsMutex);
+    gContexts.erase(this);
+  }
   SSL_CTX* ctx = ctx_.get();
   SSL_CTX_set_app_data(ctx, nullptr);
   SSL_CTX_sess_set_new_cb(ctx, nullptr);
@@ -149,6 +230,19 @@ SslContext* SslContext::FromValue(Napi::Value value, const char* param) {
 SSL_CTX* SslContext::Get(Napi::Env env) const {
   if (!ctx_) ThrowCodedTypeError(env, "ERR_CONTEXT_CLOSED", "SslContext was closed");
   return ctx_.get();
+}
+
+bool SslContext::CachedElsewhere(SSL_SESSION* session) const {
+  std::lock_guard<std::mutex> lock(gContextsMutex);
+  for (SslContext* other : gContexts) {
+    if (other == this || other->addon_ != addon_ || !other->ctx_) continue;
+    LHASH_OF(SSL_SESSION)* sessions = SSL_CTX_sessions(other->ctx_.get());
+    // lh_SSL_SESSION_retrieve is not public API in 3.0; the typed wrapper is this call.
+    if (sessions != nullptr &&
+        OPENSSL_LH_retrieve(reinterpret_cast<OPENSSL_LHASH*>(sessions), session) == session)
+      return true;
+  }
+  return false;
 }
 
 // ----- configuration -------------------------------------------------------------------
@@ -333,8 +427,24 @@ Napi::Value SslContext::AddSession(const Napi::CallbackInfo& info) {
   JsCallScope scope(env);
   ThrowIfBusy(env, this, "addSession()");
   SSL_CTX* ctx = Get(env);
-  // The cache takes a reference of its own; the JS handle keeps its own.
-  int added = SSL_CTX_add_session(ctx, SslSession::FromValue(info[0], "session")->Get(env));
+  SSL_SESSION* session = SslSession::FromValue(info[0], "session")->Get(env);
+  // The cache takes a reference of its own; the JS handle keeps its own. A session linked
+  // into another context's cache is added as a copy (see CachedElsewhere).
+  SSLSessionPointer copy;
+  if (CachedElsewhere(session)) {
+    // Already have an entry with this id (an earlier copy)? Re-add that one: a no-op
+    // returning 0 (as for the same object), which still refreshes it under UPDATE_TIME.
+    auto* existing = static_cast<SSL_SESSION*>(
+        OPENSSL_LH_retrieve(reinterpret_cast<OPENSSL_LHASH*>(SSL_CTX_sessions(ctx)), session));
+    if (existing != nullptr) {
+      session = existing;
+    } else {
+      copy.reset(SSL_SESSION_dup(session));
+      if (!copy) ThrowOpenSSLError(env, "SSL_SESSION_dup failed");
+      session = copy.get();
+    }
+  }
+  int added = SSL_CTX_add_session(ctx, session);
   scope.RethrowPending();
   return Napi::Boolean::New(env, added == 1);
 }
@@ -396,10 +506,18 @@ Napi::Value SslContext::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   JsCallScope scope(env);
   ThrowIfBusy(env, this, "close()");
-  // What SSL_CTX_free does when the last reference goes (flush with t = 0: every cached
-  // session, remove_cb for each), done now so JS receives the remove callbacks even while
-  // live connections keep the SSL_CTX itself alive.
-  SSL_CTX_flush_sessions(Get(env), 0);
+  // What SSL_CTX_free does when the last reference goes (ssl/ssl_lib.c: "if (a->sessions !=
+  // NULL) SSL_CTX_flush_sessions(a, 0)" before freeing ex_data and the cache: every cached
+  // session, oldest first, remove_cb for each inside the lock, each marked not_resumable),
+  // done now so JS receives the remove callbacks even while live connections (SSL_new took
+  // a reference) keep the SSL_CTX itself alive. Release() then unsets the callbacks and
+  // drops our reference; the final SSL_CTX_free flushes an empty cache (see below).
+  SSL_CTX* ctx = Get(env);
+  SSL_CTX_flush_sessions(ctx, 0);
+  // Connections still running keep this SSL_CTX alive; from now on they add nothing to its
+  // cache (no session could reach JS and then a second cache, and nothing is freed later
+  // without the remove callback JS was promised).
+  SSL_CTX_set_session_cache_mode(ctx, SSL_CTX_get_session_cache_mode(ctx) | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   Release();
   scope.RethrowPending();
   return env.Undefined();
@@ -411,6 +529,23 @@ Napi::Value SslContext::Closed(const Napi::CallbackInfo& info) {
 
 Napi::Value SslContext::IsServerGetter(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), server_);
+}
+
+Napi::Value SslContext::DebugSessionCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ClearErrorOnReturn clear;
+  std::call_once(gSessionCounterOnce, [] {
+    gSessionCounterIndex = SSL_SESSION_get_ex_new_index(0, nullptr, &CountSessionNew,
+                                                        &CountSessionDup, &CountSessionFree);
+  });
+  if (gSessionCounterIndex < 0) ThrowOpenSSLError(env, "SSL_SESSION_get_ex_new_index failed");
+  uint64_t created = gSessionsCreated.load();
+  uint64_t freed = gSessionsFreed.load();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("created", Napi::Number::New(env, static_cast<double>(created)));
+  out.Set("freed", Napi::Number::New(env, static_cast<double>(freed)));
+  out.Set("live", Napi::Number::New(env, static_cast<double>(created - freed)));
+  return out;
 }
 
 // ----- OpenSSL -> JS -------------------------------------------------------------------
@@ -425,15 +560,29 @@ int SslContext::OnNewSession(SSL* ssl, SSL_SESSION* session) {
   }
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
+  Napi::Object js;
   try {
-    Napi::Object js = SslSession::Adopt(env, SSLSessionPointer(session));
-    Napi::Value connValue = conn != nullptr ? conn->Value() : env.Null();
-    if (toContext) self->newCb_.Call({js, connValue});
-    if (toConnection) conn->DeliverSession(js);
+    js = SslSession::Adopt(env, SSLSessionPointer(session));
   } catch (const Napi::Error& error) {
     RecordCallbackException(env, error);
+    return 1;  // the reference was consumed: freed by SSLSessionPointer
   }
-  return 1;  // the reference was consumed: adopted by JS, or freed by SSLSessionPointer
+  // Both listeners run even if the first throws; the first exception is the one rethrown.
+  if (toContext) {
+    try {
+      self->newCb_.Call({js, conn != nullptr ? conn->Value() : env.Null()});
+    } catch (const Napi::Error& error) {
+      RecordCallbackException(env, error);
+    }
+  }
+  if (toConnection && conn->HasSessionListener()) {  // the context callback may have unset it
+    try {
+      conn->DeliverSession(js);
+    } catch (const Napi::Error& error) {
+      RecordCallbackException(env, error);
+    }
+  }
+  return 1;  // the reference was consumed: adopted by the JS handle
 }
 
 void SslContext::OnRemoveSession(SSL_CTX* ctx, SSL_SESSION* session) {
@@ -465,6 +614,14 @@ SSL_SESSION* SslContext::OnGetSession(SSL* ssl, const unsigned char* id, int len
          conn != nullptr ? conn->Value() : env.Null()});
     if (result.IsNull() || result.IsUndefined()) return nullptr;
     SSL_SESSION* found = SslSession::FromValue(result, "onGetSession() result")->Get(env);
+    if ((SSL_CTX_get_session_cache_mode(SSL_get_SSL_CTX(ssl)) & SSL_SESS_CACHE_NO_INTERNAL_STORE) == 0 &&
+        self->CachedElsewhere(found)) {
+      // lookup_sess_in_cache() will SSL_CTX_add_session() it here: hand OpenSSL a copy that
+      // is in no cache, and our reference to it (*copy = 0).
+      SSL_SESSION* dup = SSL_SESSION_dup(found);
+      if (dup != nullptr) return dup;  // *copy stays 0: OpenSSL owns this reference
+      return nullptr;
+    }
     *copy = 1;  // OpenSSL up-refs `found`; the JS handle keeps its own reference
     return found;
   } catch (const Napi::Error& error) {

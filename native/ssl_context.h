@@ -25,6 +25,9 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   // True while OpenSSL runs our remove_cb, possibly holding this SSL_CTX's cache lock: calls
   // that take that lock (flush/add/remove/close, handshakes on this context) must not run.
   bool InRemoveCallback() const { return removeDepth_ > 0; }
+  // Whether `session` is linked into the internal cache of another live context of this
+  // environment (SSL_CTX_add_session must then get a copy; see ssl_context.cc).
+  bool CachedElsewhere(SSL_SESSION* session) const;
 
  private:
   // Config
@@ -65,6 +68,8 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   Napi::Value IsServerGetter(const Napi::CallbackInfo& info);
+  // Diagnostics: SSL_SESSION objects OpenSSL created/freed since the first call.
+  static Napi::Value DebugSessionCounts(const Napi::CallbackInfo& info);
 
   // OpenSSL -> JS trampolines (ownership contract in ssl_context.cc).
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);

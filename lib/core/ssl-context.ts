@@ -13,7 +13,7 @@ import {
   validateInteger,
   validateString,
 } from '../errors.js';
-import { binding, type NativeSslSession } from '../native.js';
+import { binding, type NativeSslSession, type SessionCacheStats } from '../native.js';
 import type { SslConnection } from './ssl-connection.js';
 // A value import (not `import type`): evaluating ssl-session.ts registers the SslSession
 // class with the addon, so sessions made in C++ are instances of it. Every path needs a context.
@@ -63,13 +63,20 @@ export interface SslContextOptions {
   numTickets?: number;
 }
 
-/** Called for each new session (SSL_CTX_sess_set_new_cb). The session is yours to keep. */
+/**
+ * Called for each new session (SSL_CTX_sess_set_new_cb). The session handle is yours: keep it
+ * as long as you like (it outlives the context), or `dispose()` it when done (else GC frees it).
+ */
 export type NewSessionCallback = (session: SslSession, connection: SslConnection | null) => void;
-/** Called when OpenSSL drops a session from its internal cache (SSL_CTX_sess_set_remove_cb). */
+/**
+ * Called when OpenSSL drops a session (SSL_CTX_sess_set_remove_cb). The handle is yours (its
+ * own reference). The session is already marked not resumable.
+ */
 export type RemoveSessionCallback = (session: SslSession) => void;
 /**
  * Server-side lookup of a session id OpenSSL did not find internally (SSL_CTX_sess_set_get_cb).
- * Return a session to resume it, or null. The handle stays yours: OpenSSL takes its own reference.
+ * Return a session to resume it, or null. The handle stays yours: OpenSSL takes its own
+ * reference, so you may dispose it right after returning it.
  */
 export type GetSessionCallback = (id: Buffer, connection: SslConnection | null) => SslSession | null | undefined;
 
@@ -99,6 +106,17 @@ function sessionArg(value: unknown, name: string): SslSession {
  * runs for every session still in the internal cache, synchronously, and every later call
  * throws ERR_CONTEXT_CLOSED. A context that is only garbage-collected is freed without
  * calling into JS. Connections keep the SSL_CTX alive in OpenSSL until they are freed.
+ *
+ * Session callbacks run synchronously inside the step that triggers them (`doHandshake`,
+ * `read`, `write`, `shutdown`, `free` of a connection; `flushSessions`, `addSession`,
+ * `removeSession`, `close` of the context). An exception a callback throws is rethrown by
+ * that step once OpenSSL has returned; OpenSSL itself saw the callback return normally (a
+ * throwing `onGetSession` counts as a miss), so the connection and the cache stay consistent.
+ *
+ * Inside an `onRemoveSession` callback, OpenSSL may hold this context's cache lock (it does
+ * for flushes, `close()`, and evictions of a full cache), so `flushSessions`, `addSession`,
+ * `removeSession`, `close` and driving this context's connections throw a TypeError with
+ * code ERR_CONTEXT_BUSY there. Reading `stats()` and other contexts are fine.
  */
 export class SslContext extends binding.SslContext {
   /** @param role 'client' (TLS_client_method) or 'server' (TLS_server_method). */
@@ -212,57 +230,125 @@ export class SslContext extends binding.SslContext {
     super.setSessionIdContext(bytes);
   }
 
-  /** SSL_CTX_set_timeout: lifetime of new sessions, seconds. Returns the previous value. */
+  /**
+   * SSL_CTX_set_timeout: lifetime of new sessions, seconds (OpenSSL's default: 7200). Returns
+   * the previous value. A session expires when now > its time + timeout. TLS 1.3 servers also
+   * send it as the ticket lifetime hint (capped at one week, 604800).
+   */
   override setTimeout(seconds: number): number {
     return super.setTimeout(validateInteger(seconds, 'seconds'));
   }
 
-  /** SSL_CTX_set_session_cache_mode: OR of SESS_CACHE.*. Returns the previous mode. */
+  /**
+   * SSL_CTX_set_session_cache_mode: OR of SESS_CACHE.*. Returns the previous mode. The default
+   * is SERVER, on client contexts too. What each flag does in OpenSSL 3.0:
+   * - `SERVER`: the server adds each new TLS 1.2 session to its internal cache and resumes by
+   *   id from it; calls onNewSession. TLS 1.3 servers cache their ticket sessions only with
+   *   OP.NO_TICKET, early data, or an onRemoveSession callback set.
+   * - `OFF`: nothing stored and no onNewSession; a TLS 1.2 server then sends an empty session
+   *   id (clients can only resume with tickets).
+   * - `CLIENT`: clients call onNewSession (once per TLS 1.2 handshake, once per TLS 1.3 ticket)
+   *   and fill their own internal cache, which OpenSSL never consults: offer a session with
+   *   `SslConnection.setSession`. Without CLIENT a client's onNewSession never fires.
+   * - `NO_INTERNAL_LOOKUP`: stored but never looked up; resumption only via onGetSession.
+   * - `NO_INTERNAL_STORE`: nothing stored (onNewSession still fires); onGetSession results are
+   *   not copied into the cache either. `NO_INTERNAL` = both.
+   * - `NO_AUTO_CLEAR`: no automatic flush of expired sessions, which otherwise runs inside
+   *   every 256th completed handshake (when acceptGood / connectGood ends in 0xff).
+   * - `UPDATE_TIME`: a session's time is reset to now whenever it goes through
+   *   SSL_CTX_add_session: `addSession`, onGetSession results, TLS 1.3 server tickets. A TLS 1.2
+   *   resumption from the internal cache does NOT refresh it.
+   */
   override setSessionCacheMode(mode: number): number {
     return super.setSessionCacheMode(validateInteger(mode, 'mode', 0, 0xffff));
   }
 
-  /** SSL_CTX_sess_set_cache_size (0 = no limit; OpenSSL's default is 20480). Returns the previous size. */
+  /**
+   * SSL_CTX_sess_set_cache_size (0 = no limit; OpenSSL's default is 20480). Returns the previous
+   * size. When a new session would make the cache full, OpenSSL evicts the session that expires
+   * first (with equal timeouts: the oldest), counts `stats().cacheFull` and calls
+   * onRemoveSession. OpenSSL 3.0 counts the new session before evicting, so a full cache of
+   * size n holds n - 1 sessions (1 for n = 1).
+   */
   override setSessionCacheSize(size: number): number {
     return super.setSessionCacheSize(validateInteger(size, 'size', 0, 0x7fffffff));
   }
 
-  /** SSL_CTX_set_num_tickets: TLS 1.3 tickets a server sends after each full handshake (default 2). */
+  /**
+   * SSL_CTX_set_num_tickets: TLS 1.3 tickets a server sends after each full handshake (default
+   * 2; one after a resumption). The client learns of them only when it reads after the
+   * handshake: its onNewSession fires once per ticket inside `read()`, and `get1Session()`
+   * taken before that read is not resumable yet.
+   */
   override setNumTickets(count: number): void {
     super.setNumTickets(validateInteger(count, 'count', 0, 0xffff));
   }
 
   /**
-   * SSL_CTX_flush_sessions: remove every cached session that has expired at `time`
-   * (seconds since the epoch; default now). The remove callback runs for each.
+   * SSL_CTX_flush_sessions: remove every cached session that has expired at `time` (seconds
+   * since the epoch, default now; a session is expired when time > its time + timeout), oldest
+   * first. `0` removes every session, as SSL_CTX_free does. onRemoveSession runs for each, and
+   * each removed session is marked not resumable. To expire sessions without waiting, move
+   * them into the past with `SslSession.setTime`.
    */
   override flushSessions(time: number = Math.floor(Date.now() / 1000)): void {
     super.flushSessions(validateInteger(time, 'time'));
   }
 
-  /** SSL_CTX_add_session: put `session` in the internal cache (the cache takes its own reference). */
+  /**
+   * SSL_CTX_add_session: put `session` in the internal cache (the cache takes its own
+   * reference). Returns true for a new entry, false when this very session is already cached;
+   * a different session object with the same id replaces the cached one (true, and no remove
+   * callback for the replaced one). May evict (see setSessionCacheSize).
+   *
+   * A session that is still in ANOTHER context's internal cache is added as a copy
+   * (SSL_SESSION_dup): OpenSSL links each session into one cache's list, and linking it into a
+   * second one corrupts the first (a double free later). The same holds for onGetSession
+   * results OpenSSL copies into this cache.
+   */
   override addSession(session: SslSession): boolean {
     return super.addSession(sessionArg(session, 'session'));
   }
 
-  /** SSL_CTX_remove_session: drop `session` from the internal cache (fires the remove callback). */
+  /**
+   * SSL_CTX_remove_session: drop `session` (by id) from the internal cache. Returns whether it
+   * was cached; onRemoveSession fires in both cases (whenever the session has an id), and the
+   * session is marked not resumable in both cases.
+   */
   override removeSession(session: SslSession): boolean {
     return super.removeSession(sessionArg(session, 'session'));
   }
 
-  /** SSL_CTX_sess_set_new_cb. `null` unsets. The callback runs synchronously inside the handshake/read step. */
+  /**
+   * SSL_CTX_sess_set_new_cb. `null` unsets. Servers: once per new TLS 1.2 session, once per TLS
+   * 1.3 ticket (inside the server's handshake), also with NO_INTERNAL_STORE. Clients: only with
+   * SESS_CACHE.CLIENT; TLS 1.3 tickets arrive after the handshake, so it fires inside `read()`.
+   * Nothing on a TLS 1.2 resumption. The session handed over is the callback's to keep.
+   */
   onNewSession(callback: NewSessionCallback | null): void {
     validateFunctionOrNull(callback, 'callback');
     this.sessSetNewCb(callback as ((s: NativeSslSession, c: unknown) => void) | null);
   }
 
-  /** SSL_CTX_sess_set_remove_cb. `null` unsets. Runs on expiry, eviction, removeSession, flush and close(). */
+  /**
+   * SSL_CTX_sess_set_remove_cb. `null` unsets. Runs on flushSessions (and the automatic flush),
+   * close(), eviction from a full cache, removeSession, an expired session found at lookup, a
+   * fatal alert, and freeing a connection whose handshake finished but which never sent
+   * close_notify (`shutdown()`), on clients too. Setting it makes a TLS 1.3 server cache its
+   * ticket sessions (so that it can report them). Not called from garbage collection.
+   */
   onRemoveSession(callback: RemoveSessionCallback | null): void {
     validateFunctionOrNull(callback, 'callback');
     this.sessSetRemoveCb(callback as ((s: NativeSslSession) => void) | null);
   }
 
-  /** SSL_CTX_sess_set_get_cb. `null` unsets. */
+  /**
+   * SSL_CTX_sess_set_get_cb. `null` unsets. Asked by a TLS 1.2 server for a session id the
+   * client offered, after the internal lookup missed (or always, with NO_INTERNAL_LOOKUP).
+   * A returned session counts `cbHits` and `hits`, and is copied into the internal cache
+   * unless NO_INTERNAL_STORE. A session that is not resumable (removed or flushed before) is
+   * ignored: a full handshake follows.
+   */
   onGetSession(callback: GetSessionCallback | null): void {
     validateFunctionOrNull(callback, 'callback');
     if (callback === null) {
@@ -274,6 +360,39 @@ export class SslContext extends binding.SslContext {
       if (found === null || found === undefined) return null;
       return sessionArg(found, 'onGetSession() result');
     });
+  }
+
+  /**
+   * Counters of SSL_CTX_sess_*(): `number` (sessions in the internal cache now), `connect` /
+   * `accept` (handshakes started), `connectGood` / `acceptGood` (completed), the renegotiate
+   * counters, `hits` (sessions resumed, from the cache or onGetSession), `cbHits` (resumed via
+   * onGetSession), `misses` (internal lookups that found nothing; on a client: offered
+   * sessions the server did not resume), `timeouts` (expired sessions found) and `cacheFull`
+   * (evictions).
+   */
+  override stats(): SessionCacheStats {
+    return super.stats();
+  }
+
+  /**
+   * Frees the SSL_CTX now, as SSL_CTX_free does: onRemoveSession runs for every cached session
+   * (synchronously, oldest first; those sessions are marked not resumable), then the callbacks
+   * are unset. Connections still alive keep OpenSSL's SSL_CTX until they are freed; they can
+   * finish their work, but nothing more is cached and no callback reaches JS. If a remove
+   * callback throws, close() still closes and then rethrows the first exception. A second
+   * close() throws ERR_CONTEXT_CLOSED; `[Symbol.dispose]` does not.
+   */
+  override close(): void {
+    super.close();
+  }
+
+  /**
+   * Diagnostics: how many SSL_SESSION objects OpenSSL created and freed in this process since
+   * the first call (counted by an SSL_SESSION ex_data index, so exactly the real allocations
+   * and the frees at refcount 0). `live` = created - freed. For leak and refcount tests.
+   */
+  static debugSessionCounts(): { created: number; freed: number; live: number } {
+    return (binding.SslContext as unknown as { debugSessionCounts(): { created: number; freed: number; live: number } }).debugSessionCounts();
   }
 
   /** Closes unless already closed (never throws). */
