@@ -88,6 +88,12 @@ export type SessionCallbackConnection = NativeSslConnection | null;
 /** Native SSL_CTX handle. */
 export declare class NativeSslContext {
   constructor(role: 'client' | 'server');
+  /**
+   * Diagnostics: how many SSL_SESSION objects OpenSSL created and freed in this process since
+   * the first call (counted by an SSL_SESSION ex_data index, so exactly the real allocations
+   * and the frees at refcount 0). `live` = created - freed. For leak and refcount tests.
+   */
+  static debugSessionCounts(): { created: number; freed: number; live: number };
   setMinProtoVersion(version: number): void;
   setMaxProtoVersion(version: number): void;
   getMinProtoVersion(): number;

@@ -37,6 +37,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                                     OPENSSL_VERSION_STR + " but this node runs " +
                                     OpenSSL_version(OPENSSL_VERSION));
   }
+  Napi::Object keyHolder = Napi::Object::New(env);
+  keyHolder.Set("key", Napi::Symbol::New(env, "openssl-session slots"));
+  slotsKeyHolder = Napi::Persistent(keyHolder);
   exports.Set("SslSession", SslSession::Init(env, this));
   exports.Set("SslContext", SslContext::Init(env, this));
   exports.Set("SslConnection", SslConnection::Init(env, this));
@@ -110,15 +113,44 @@ JsCallScope::~JsCallScope() {
 
 void JsCallScope::RethrowPending() {
   if (addon_->pendingException.IsEmpty()) return;
-  Napi::Value error = addon_->pendingException.Value();
+  Napi::Value error = addon_->pendingException.Value().As<Napi::Object>().Get("thrown");
   addon_->pendingException.Reset();
   throw Napi::Error(env_, error);
 }
 
 void RecordCallbackException(Napi::Env env, const Napi::Error& error) {
   Addon* addon = Addon::Get(env);
-  if (addon->pendingException.IsEmpty()) addon->pendingException = Napi::Reference<Napi::Value>::New(error.Value(), 1);
+  if (!addon->pendingException.IsEmpty()) return;
+  // JS may throw any value (`throw 42`); node 20 cannot reference primitives, so the value
+  // travels in a holder object.
+  Napi::Object holder = Napi::Object::New(env);
+  holder.Set("thrown", error.Value());
+  addon->pendingException = Napi::Reference<Napi::Value>::New(holder, 1);
 }
+
+namespace slots {
+namespace {
+Napi::Value Key(Napi::Env env) { return Addon::Get(env)->slotsKeyHolder.Value().Get("key"); }
+Napi::Object Holder(Napi::Env env, Napi::Object self) { return self.Get(Key(env)).As<Napi::Object>(); }
+}  // namespace
+
+void Init(Napi::Env env, Napi::Object self) {
+  Napi::PropertyDescriptor slot = Napi::PropertyDescriptor::Value(Key(env), Napi::Object::New(env), napi_writable);
+  self.DefineProperty(slot);  // not enumerable, not configurable
+}
+
+void Set(Napi::Env env, Napi::Object self, const char* name, Napi::Value value) {
+  Holder(env, self).Set(name, value);
+}
+
+Napi::Value Get(Napi::Env env, Napi::Object self, const char* name) {
+  return Holder(env, self).Get(name);
+}
+
+void Clear(Napi::Env env, Napi::Object self) {
+  self.Set(Key(env), Napi::Object::New(env));
+}
+}  // namespace slots
 
 NODE_API_ADDON(Addon)
 

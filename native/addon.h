@@ -5,7 +5,11 @@
 #include <napi.h>
 #include <openssl/ssl.h>
 
+#include <unordered_set>
+
 namespace ossl {
+
+class SslContext;
 
 class Addon : public Napi::Addon<Addon> {
  public:
@@ -35,6 +39,13 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Reference<Napi::Value> pendingException;
 
   bool CanCallJs() const { return jsCallDepth > 0 && finalizing == 0; }
+
+  // Live (not closed) contexts of this environment: to tell whether a session is linked
+  // into another context's cache (see SslContext::CachedElsewhere).
+  std::unordered_set<SslContext*> contexts;
+
+  // Holds the private symbol under which wrappers keep their JS-side slots (JsSlots).
+  Napi::ObjectReference slotsKeyHolder;
 
  private:
   Napi::Value SetClasses(const Napi::CallbackInfo& info);
@@ -67,5 +78,18 @@ class FinalizingScope {
 
 // Records the first exception thrown by a JS callback so the triggering call rethrows it.
 void RecordCallbackException(Napi::Env env, const Napi::Error& error);
+
+// Values a wrapper must call or keep alive (callbacks, the context of a connection), kept
+// as properties of the wrapper's own JS object under a private symbol instead of napi
+// references. napi references are GC roots: a callback closing over its own context would
+// keep both alive forever. Properties are ordinary edges GC can see through, and close()
+// / free() drop them. Only usable while the wrapper's JS object is alive (never from a
+// destructor).
+namespace slots {
+void Init(Napi::Env env, Napi::Object self);
+void Set(Napi::Env env, Napi::Object self, const char* name, Napi::Value value);
+Napi::Value Get(Napi::Env env, Napi::Object self, const char* name);
+void Clear(Napi::Env env, Napi::Object self);
+}  // namespace slots
 
 }  // namespace ossl

@@ -21,12 +21,28 @@ std::vector<X509Pointer> ParseCertificates(Napi::Env env, const std::string& pem
   return certs;
 }
 
+namespace {
+
+// PEM password callback: the given passphrase, or failure. Never OpenSSL's default, which
+// prompts on the terminal and would block the process.
+int PassphraseCallback(char* buf, int size, int rwflag, void* u) {
+  if (u == nullptr) return -1;
+  const std::string& passphrase = *static_cast<const std::string*>(u);
+  if (passphrase.size() > static_cast<size_t>(size)) return -1;
+  passphrase.copy(buf, passphrase.size());
+  return static_cast<int>(passphrase.size());
+}
+
+}  // namespace
+
 EVPKeyPointer ParsePrivateKey(Napi::Env env, const std::string& pem, const std::string* passphrase) {
   BIOPointer bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  // With a NULL callback, OpenSSL's default PEM callback uses `u` as the passphrase.
-  void* u = passphrase != nullptr ? const_cast<char*>(passphrase->c_str()) : nullptr;
-  EVPKeyPointer key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, u) : nullptr);
-  if (!key) ThrowOpenSSLError(env, "no PEM private key found");
+  void* u = const_cast<std::string*>(passphrase);
+  EVPKeyPointer key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, &PassphraseCallback, u) : nullptr);
+  if (!key) {
+    ThrowOpenSSLError(env, passphrase == nullptr ? "no PEM private key found (an encrypted key needs a passphrase)"
+                                                 : "no PEM private key found, or wrong passphrase");
+  }
   return key;
 }
 

@@ -33,6 +33,9 @@ const char* LibraryName(int lib) {
     case ERR_LIB_PKCS12: return "PKCS12";
     case ERR_LIB_RAND: return "RAND";
     case ERR_LIB_OCSP: return "OCSP";
+    case ERR_LIB_UI: return "UI";
+    case ERR_LIB_CMS: return "CMS";
+    case ERR_LIB_OSSL_STORE: return "OSSL_STORE";
     case ERR_LIB_PROV: return "PROV";
     case ERR_LIB_OSSL_DECODER: return "OSSL_DECODER";
     case ERR_LIB_OSSL_ENCODER: return "OSSL_ENCODER";

@@ -18,7 +18,7 @@ class ClearErrorOnReturn {
 };
 
 // Drains the error queue into an OpenSSLError (the class JS registered at init): message is
-// the newest reason, code is ERR_OSSL_<LIB>_<REASON> or ERR_SSL_<REASON>, and
+// the OLDEST queued error (the root cause, as node reports it), code is ERR_OSSL_<LIB>_<REASON> or ERR_SSL_<REASON>, and
 // opensslErrorStack lists every queued entry. `fallback` is the message when the queue is
 // empty (e.g. an I/O failure OpenSSL did not explain).
 Napi::Error MakeOpenSSLError(Napi::Env env, const char* fallback);

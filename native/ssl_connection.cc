@@ -9,8 +9,21 @@ namespace ossl {
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
+constexpr napi_type_tag kConnectionTag = {0x6f70656e73736c31ULL, 0x53736c436f6e6eULL};
 
 }  // namespace
+
+// Marks a step in progress on a connection (see inStep_), on top of the JsCallScope.
+class StepScope {
+ public:
+  explicit StepScope(SslConnection* conn) : conn_(conn) { conn_->inStep_++; }
+  ~StepScope() { conn_->inStep_--; }
+  StepScope(const StepScope&) = delete;
+  StepScope& operator=(const StepScope&) = delete;
+
+ private:
+  SslConnection* conn_;
+};
 
 Napi::Function SslConnection::Init(Napi::Env env, Addon* addon) {
   Napi::Function ctor = DefineClass(
@@ -45,9 +58,11 @@ Napi::Function SslConnection::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslConnection::IsInitFinished>("isInitFinished"),
           InstanceMethod<&SslConnection::SetSessionListener>("setSessionListener"),
           InstanceMethod<&SslConnection::Free>("free"),
-          InstanceAccessor<&SslConnection::Freed>("freed"),
-          InstanceAccessor<&SslConnection::IsServer>("isServer"),
       });
+  // Plain getters that check `this` (see SslSession::Init).
+  Napi::Object prototype = ctor.Get("prototype").As<Napi::Object>();
+  prototype.DefineProperty(Napi::PropertyDescriptor::Accessor<&SslConnection::Freed>("freed"));
+  prototype.DefineProperty(Napi::PropertyDescriptor::Accessor<&SslConnection::IsServer>("isServer"));
   addon->connectionConstructor = Napi::Persistent(ctor);
   return ctor;
 }
@@ -74,7 +89,10 @@ SslConnection::SslConnection(const Napi::CallbackInfo& info)
   } else {
     SSL_set_connect_state(ssl_.get());
   }
-  contextRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  Napi::Object self = info.This().As<Napi::Object>();
+  self.TypeTag(&kConnectionTag);
+  slots::Init(env, self);
+  slots::Set(env, self, "context", info[0]);
 }
 
 SslConnection::~SslConnection() {
@@ -88,6 +106,18 @@ SslConnection::~SslConnection() {
 SSL* SslConnection::Get(Napi::Env env) const {
   if (!ssl_) ThrowCodedTypeError(env, "ERR_CONNECTION_FREED", "SslConnection was freed");
   return ssl_.get();
+}
+
+void SslConnection::DeliverSession(Napi::Object session) {
+  slots::Get(Env(), Value(), "sessionListener").As<Napi::Function>().Call({session});
+}
+
+SslConnection* SslConnection::FromThis(const Napi::CallbackInfo& info) {
+  Napi::Value self = info.This();
+  if (!self.IsObject() || !self.As<Napi::Object>().CheckTypeTag(&kConnectionTag)) {
+    ThrowCodedTypeError(info.Env(), "ERR_INVALID_THIS", "The \"this\" value must be an SslConnection");
+  }
+  return Unwrap(self.As<Napi::Object>());
 }
 
 void SslConnection::ThrowIfContextBusy(Napi::Env env) const {
@@ -137,6 +167,7 @@ Napi::Value SslConnection::Step(const Napi::CallbackInfo& info, int (*step)(SSL*
   JsCallScope scope(env);
   SSL* ssl = Get(env);
   ThrowIfContextBusy(env);
+  StepScope inStep(this);
   int ret = step(ssl);
   int status = ret == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, ret);
   scope.RethrowPending();
@@ -151,6 +182,7 @@ Napi::Value SslConnection::Read(const Napi::CallbackInfo& info) {
   JsCallScope scope(env);
   SSL* ssl = Get(env);
   ThrowIfContextBusy(env);
+  StepScope inStep(this);
   // Drain every decrypted byte available now in one crossing (TLS 1.3 post-handshake
   // messages, NewSessionTicket among them, are processed here too).
   std::string plain;
@@ -177,6 +209,7 @@ Napi::Value SslConnection::Write(const Napi::CallbackInfo& info) {
   JsCallScope scope(env);
   SSL* ssl = Get(env);
   ThrowIfContextBusy(env);
+  StepScope inStep(this);
   Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();
   size_t written = 0;
   int ok = data.ByteLength() == 0 ? 1 : SSL_write_ex(ssl, data.Data(), data.ByteLength(), &written);
@@ -192,6 +225,7 @@ Napi::Value SslConnection::Shutdown(const Napi::CallbackInfo& info) {
   JsCallScope scope(env);
   SSL* ssl = Get(env);
   ThrowIfContextBusy(env);
+  StepScope inStep(this);
   int ret = SSL_shutdown(ssl);
   int status = ret >= 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, ret);
   scope.RethrowPending();
@@ -202,11 +236,17 @@ Napi::Value SslConnection::Shutdown(const Napi::CallbackInfo& info) {
 
 Napi::Value SslConnection::SetSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ClearErrorOnReturn clear;
+  // SSL_set_session may drop the previous session from the cache (ssl_clear_bad_session):
+  // a remove callback that JS must receive, under the same rules as the other steps.
+  JsCallScope scope(env);
   SSL* ssl = Get(env);
+  ThrowIfContextBusy(env);
+  StepScope inStep(this);
   // SSL_set_session takes a reference of its own; the JS handle keeps its own.
   SSL_SESSION* session = info[0].IsNull() ? nullptr : SslSession::FromValue(info[0], "session")->Get(env);
-  if (SSL_set_session(ssl, session) != 1) ThrowOpenSSLError(env, "SSL_set_session failed");
+  int ok = SSL_set_session(ssl, session);
+  scope.RethrowPending();
+  if (ok != 1) ThrowOpenSSLError(env, "SSL_set_session failed");
   return env.Undefined();
 }
 
@@ -300,11 +340,8 @@ Napi::Value SslConnection::IsInitFinished(const Napi::CallbackInfo& info) {
 
 Napi::Value SslConnection::SetSessionListener(const Napi::CallbackInfo& info) {
   Get(info.Env());
-  if (info[0].IsFunction()) {
-    sessionListener_ = Napi::Persistent(info[0].As<Napi::Function>());
-  } else {
-    sessionListener_.Reset();
-  }
+  hasSessionListener_ = info[0].IsFunction();
+  slots::Set(info.Env(), Value(), "sessionListener", hasSessionListener_ ? info[0] : info.Env().Undefined());
   return info.Env().Undefined();
 }
 
@@ -313,22 +350,28 @@ Napi::Value SslConnection::Free(const Napi::CallbackInfo& info) {
   JsCallScope scope(env);
   SSL* ssl = Get(env);
   ThrowIfContextBusy(env);
+  if (inStep_ > 0) {
+    ThrowCodedTypeError(env, "ERR_CONNECTION_BUSY",
+                        "SslConnection.free() cannot run inside a callback of one of its own "
+                        "steps; free it after the step returns");
+  }
   // An explicit free may fire remove_cb (OpenSSL drops a session whose connection ended
   // without close_notify from the server cache); JS receives it, unlike a GC finalizer.
   SSL_set_app_data(ssl, nullptr);
   ssl_.reset();
   rbio_ = wbio_ = nullptr;
-  sessionListener_.Reset();
+  hasSessionListener_ = false;
+  slots::Set(env, Value(), "sessionListener", env.Undefined());
   scope.RethrowPending();
   return env.Undefined();
 }
 
 Napi::Value SslConnection::Freed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !ssl_);
+  return Napi::Boolean::New(info.Env(), !FromThis(info)->ssl_);
 }
 
 Napi::Value SslConnection::IsServer(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), server_);
+  return Napi::Boolean::New(info.Env(), FromThis(info)->server_);
 }
 
 }  // namespace ossl

@@ -19,12 +19,13 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   explicit SslConnection(const Napi::CallbackInfo& info);
   ~SslConnection() override;
 
-  bool HasSessionListener() const { return !sessionListener_.IsEmpty(); }
+  bool HasSessionListener() const { return hasSessionListener_; }
   // Per-connection delivery of a new session (TLS 1.3 tickets arrive after the handshake).
-  void DeliverSession(Napi::Object session) { sessionListener_.Call({session}); }
+  void DeliverSession(Napi::Object session);
 
  private:
   SSL* Get(Napi::Env env) const;
+  static SslConnection* FromThis(const Napi::CallbackInfo& info);  // type-checked `this` for accessors
   Napi::Value Step(const Napi::CallbackInfo& info, int (*step)(SSL*));
   void ThrowIfContextBusy(Napi::Env env) const;
 
@@ -57,18 +58,22 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   Napi::Value IsInitFinished(const Napi::CallbackInfo& info);
   Napi::Value SetSessionListener(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
-  Napi::Value Freed(const Napi::CallbackInfo& info);
-  Napi::Value IsServer(const Napi::CallbackInfo& info);
+  static Napi::Value Freed(const Napi::CallbackInfo& info);
+  static Napi::Value IsServer(const Napi::CallbackInfo& info);
 
   SSLPointer ssl_;
   BIO* rbio_ = nullptr;  // network -> SSL; owned by ssl_ (SSL_set_bio)
   BIO* wbio_ = nullptr;  // SSL -> network; owned by ssl_
   Addon* addon_;
-  SslContext* context_;  // kept alive by contextRef_
-  // Strong reference: the SslContext wrapper (its callbacks, ALPN list) outlives us.
-  Napi::ObjectReference contextRef_;
-  Napi::FunctionReference sessionListener_;
+  // Our JS object keeps the SslContext's JS object in its slots (an edge GC can see), so
+  // the context wrapper lives while we are reachable; used only from calls on us.
+  SslContext* context_;
+  bool hasSessionListener_ = false;  // the listener itself lives in our slots
   bool server_ = false;
+  // Steps (handshake, read, write, shutdown, set_session) in progress on this SSL: free()
+  // from a callback they triggered would free the SSL under OpenSSL's feet.
+  int inStep_ = 0;
+  friend class StepScope;
 };
 
 }  // namespace ossl

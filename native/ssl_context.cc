@@ -1,65 +1,15 @@
 #include "ssl_context.h"
 
-#include <atomic>
 #include <climits>
-#include <mutex>
-#include <unordered_set>
 
 #include "certificates.h"
 #include "errors.h"
 #include "ssl_connection.h"
+#include "session_counter.h"
 #include "ssl_session.h"
 
-// ---------------------------------------------------------------------------------------
-// Reference-ownership contract of the session callbacks (tested in test/ssl-context.*).
-// Line references are to OpenSSL 3.0's ssl/ssl_lib.c and ssl/ssl_sess.c.
-//
-//  new_session_cb  ssl_update_cache() up-refs s->session before calling us; returning 1
-//                  gives that reference to us, returning 0 makes OpenSSL free it. We return
-//                  1 once we wrapped it: a JS SslSession ADOPTS that reference (or, if
-//                  wrapping failed, our SSLSessionPointer freed it). JS may keep the session
-//                  as long as it likes; if it does not, GC frees it once. When no JS listener
-//                  is set we return 0 and OpenSSL drops the reference itself.
-//  remove_cb       OpenSSL LENDS the session for the call (remove_session_lock() and
-//                  SSL_CTX_flush_sessions() drop the cache's reference only after the
-//                  callback returns). JS gets its own: we up-ref and a JS SslSession adopts it.
-//  get_session_cb  JS returns an SslSession (or null). Its handle keeps its own reference;
-//                  we return the borrowed pointer with *copy = 1, so lookup_sess_in_cache()
-//                  up-refs it before using it (and, unless NO_INTERNAL_STORE, adds it to the
-//                  internal cache). JS may dispose its handle at once: OpenSSL's reference
-//                  keeps the session alive. A not_resumable session (e.g. one that went
-//                  through SSL_CTX_remove_session) is ignored by OpenSSL; with *copy = 1 it
-//                  is not freed there either. A miss returns NULL.
-//
-// Callbacks reach JS only inside a JS-initiated call (Addon::CanCallJs): SSL_free and
-// SSL_CTX_free running in a GC finalizer still fire remove_cb, and those stay in C (the
-// finalizer of a context even unsets its callbacks before SSL_CTX_free).
-// An exception thrown by a JS callback is recorded and rethrown by the call that triggered
-// it, after OpenSSL has returned (never thrown through OpenSSL's C frames). OpenSSL sees a
-// throwing new/remove callback as having returned normally, and a throwing get callback as
-// a miss (NULL), so its own state stays consistent.
-//
-// The cache lock (SSL_CTX->lock, a pthread rwlock in OpenSSL 3.0) and remove_cb:
-//   SSL_CTX_flush_sessions()        calls remove_cb WITH the write lock held ("still do the
-//                                   remove_session_cb() within the lock"); so do close()
-//                                   (flush with t = 0), SSL_CTX_free(), and the every-255-
-//                                   handshakes auto flush in ssl_update_cache().
-//   SSL_CTX_add_session()           evicts the tail when the cache is full through
-//                                   remove_session_lock(ctx, tail, 0): remove_cb WITH the
-//                                   lock held (during a handshake, or addSession()).
-//   SSL_CTX_remove_session()        remove_session_lock(ctx, c, 1) unlocks BEFORE remove_cb;
-//                                   the same for its callers: removeSession(), an expired
-//                                   session found at lookup (ssl_get_prev_session), a fatal
-//                                   alert (ssl3_send_alert), ssl_clear_bad_session() from
-//                                   SSL_free / SSL_set_session, the TLS 1.3 client dropping a
-//                                   used ticket, and a TLS 1.2 client receiving a new ticket.
-// Re-taking a write lock the thread already holds is an error (EDEADLK) or a deadlock, so
-// OpenSSL would silently fail or hang. A remove_cb cannot tell which path called it, so inside
-// ANY onRemoveSession callback every method that takes this context's lock
-// (flushSessions/addSession/removeSession/close, and driving a connection of this context)
-// throws ERR_CONTEXT_BUSY. Everything else (stats, getters, setters that do not lock,
-// other contexts) works there.
-// ---------------------------------------------------------------------------------------
+// The session callbacks, their reference-ownership contract and the cache-lock rules are in
+// ssl_context_callbacks.cc.
 
 namespace ossl {
 namespace {
@@ -74,62 +24,12 @@ void ThrowIfBusy(Napi::Env env, const SslContext* ctx, const char* what) {
   }
 }
 
-// ----- Which SSL_CTX caches hold a session ------------------------------------------------
-// OpenSSL links a cached SSL_SESSION into ONE context's expiry list through the session's own
-// prev/next/owner fields. SSL_CTX_add_session(B, s) while s is still linked into A's list
-// (a session A cached, handed to JS by onNewSession or get1Session) unlinks it with B's list
-// heads and corrupts A's list: A's next flush or SSL_CTX_free frees a session twice. So before
-// a session reaches SSL_CTX_add_session (addSession(), or an onGetSession result OpenSSL will
-// add) we check every other live context of this environment (SSL_CTX_sessions +
-// OPENSSL_LH_retrieve on it, compared by identity: same thread, so no lock is needed) and add a
-// copy (SSL_SESSION_dup) instead. Closed contexts keep an empty cache (Close() sets
-// NO_INTERNAL_STORE), so only live ones need checking. All environments share this set; the
-// owner check (addon_) keeps other threads' contexts out.
-std::mutex gContextsMutex;
-std::unordered_set<SslContext*> gContexts;
-
-// ----- SSL_SESSION allocation counter (diagnostics for refcount tests) -------------------
-// An SSL_SESSION ex_data index whose new/free hooks count the SSL_SESSION objects OpenSSL
-// really creates (SSL_SESSION_new, ssl_session_dup) and really frees (refcount reaching 0 in
-// SSL_SESSION_free). Registered on the first debugSessionCounts() call, process-wide (the
-// OpenSSL is the process's): only sessions created after that are counted, each exactly once
-// (a marker in the ex_data slot tells counted sessions apart).
-std::atomic<uint64_t> gSessionsCreated{0};
-std::atomic<uint64_t> gSessionsFreed{0};
-std::once_flag gSessionCounterOnce;
-int gSessionCounterIndex = -1;
-char gCountedMarker;
-
-void CountSessionNew(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) {
-  if (CRYPTO_set_ex_data(ad, idx, &gCountedMarker) == 1) gSessionsCreated++;
-}
-
-int CountSessionDup(CRYPTO_EX_DATA* to, const CRYPTO_EX_DATA* from, void** fromData, int idx,
-                    long argl, void* argp) {
-  // ssl_session_dup() ran CountSessionNew on the copy first; keep the copy's marker even
-  // when the original predates the counter.
-  *fromData = &gCountedMarker;
-  return 1;
-}
-
-void CountSessionFree(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) {
-  if (ptr == &gCountedMarker) gSessionsFreed++;
-}
-
 std::string StringArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::String>().Utf8Value();
 }
 
 long LongArg(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<long>(info[i].As<Napi::Number>().Int64Value());
-}
-
-void SetCallback(Napi::FunctionReference& slot, Napi::Value value) {
-  if (value.IsFunction()) {
-    slot = Napi::Persistent(value.As<Napi::Function>());
-  } else {
-    slot.Reset();
-  }
 }
 
 }  // namespace
@@ -171,10 +71,13 @@ Napi::Function SslContext::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslContext::SessRemoveCb>("sessSetRemoveCb"),
           InstanceMethod<&SslContext::SessGetCb>("sessSetGetCb"),
           InstanceMethod<&SslContext::Close>("close"),
-          StaticMethod<&SslContext::DebugSessionCounts>("debugSessionCounts"),
-          InstanceAccessor<&SslContext::Closed>("closed"),
-          InstanceAccessor<&SslContext::IsServerGetter>("isServer"),
+          StaticMethod<&DebugSessionCounts>("debugSessionCounts"),
       });
+  // Plain getters that check `this` (see SslSession::Init: V8 checks the receiver of
+  // methods, not of accessors).
+  Napi::Object prototype = ctor.Get("prototype").As<Napi::Object>();
+  prototype.DefineProperty(Napi::PropertyDescriptor::Accessor<&SslContext::Closed>("closed"));
+  prototype.DefineProperty(Napi::PropertyDescriptor::Accessor<&SslContext::IsServerGetter>("isServer"));
   addon->contextConstructor = Napi::Persistent(ctor);
   return ctor;
 }
@@ -191,8 +94,8 @@ SslContext::SslContext(const Napi::CallbackInfo& info)
   // it lets per-connection 'session' events work without touching the user's callbacks.
   SSL_CTX_sess_set_new_cb(ctx_.get(), &SslContext::OnNewSession);
   info.This().As<Napi::Object>().TypeTag(&kContextTag);
-  std::lock_guard<std::mutex> lock(gContextsMutex);
-  gContexts.insert(this);
+  slots::Init(env, info.This().As<Napi::Object>());
+  addon_->contexts.insert(this);
 }
 
 SslContext::~SslContext() {
@@ -202,10 +105,7 @@ SslContext::~SslContext() {
 
 void SslContext::Release() {
   if (!ctx_) return;
-  {
-    std::lock_guard<std::mutex> lock(gContextsMutex);
-    gContexts.erase(this);
-  }
+  addon_->contexts.erase(this);
   SSL_CTX* ctx = ctx_.get();
   SSL_CTX_set_app_data(ctx, nullptr);
   SSL_CTX_sess_set_new_cb(ctx, nullptr);
@@ -232,10 +132,20 @@ SSL_CTX* SslContext::Get(Napi::Env env) const {
   return ctx_.get();
 }
 
+// ----- Which SSL_CTX caches hold a session ------------------------------------------------
+// OpenSSL links a cached SSL_SESSION into ONE context's expiry list through the session's own
+// prev/next/owner fields. SSL_CTX_add_session(B, s) while s is still linked into A's list
+// (a session A cached, handed to JS by onNewSession or get1Session) unlinks it with B's list
+// heads and corrupts A's list: A's next flush or SSL_CTX_free frees a session twice. So before
+// a session reaches SSL_CTX_add_session (addSession(), or an onGetSession result OpenSSL will
+// add) we check every other live context of this environment (SSL_CTX_sessions +
+// OPENSSL_LH_retrieve on it, compared by identity: same thread, so no lock is needed) and add a
+// copy (SSL_SESSION_dup) instead. Closed contexts keep an empty cache (Close() sets
+// NO_INTERNAL_STORE), so only live ones need checking. The set is per environment (Addon),
+// so a worker never looks at another thread's contexts.
 bool SslContext::CachedElsewhere(SSL_SESSION* session) const {
-  std::lock_guard<std::mutex> lock(gContextsMutex);
-  for (SslContext* other : gContexts) {
-    if (other == this || other->addon_ != addon_ || !other->ctx_) continue;
+  for (SslContext* other : addon_->contexts) {
+    if (other == this || !other->ctx_) continue;
     LHASH_OF(SSL_SESSION)* sessions = SSL_CTX_sessions(other->ctx_.get());
     // lh_SSL_SESSION_retrieve is not public API in 3.0; the typed wrapper is this call.
     if (sessions != nullptr &&
@@ -305,9 +215,14 @@ Napi::Value SslContext::UsePrivateKey(const Napi::CallbackInfo& info) {
   bool hasPassphrase = info.Length() > 1 && info[1].IsString();
   if (hasPassphrase) passphrase = StringArg(info, 1);
   EVPKeyPointer key = ParsePrivateKey(env, StringArg(info, 0), hasPassphrase ? &passphrase : nullptr);
-  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) ThrowOpenSSLError(env, "SSL_CTX_use_PrivateKey failed");
-  if (SSL_CTX_get0_certificate(ctx) != nullptr && SSL_CTX_check_private_key(ctx) != 1)
+  // Checked against the leaf certificate BEFORE installing: SSL_CTX_check_private_key only
+  // compares the key with the certificate in the key's own type slot, so an RSA key next to
+  // an EC certificate would pass it (and every handshake then fails with "no shared cipher").
+  X509* leaf = SSL_CTX_get0_certificate(ctx);  // owned by the SSL_CTX
+  if (leaf != nullptr && X509_check_private_key(leaf, key.get()) != 1)
     ThrowOpenSSLError(env, "private key does not match the certificate");
+  // use_PrivateKey takes a reference of its own; ours is freed here.
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) ThrowOpenSSLError(env, "SSL_CTX_use_PrivateKey failed");
   return env.Undefined();
 }
 
@@ -480,24 +395,30 @@ Napi::Value SslContext::Stats(const Napi::CallbackInfo& info) {
 
 Napi::Value SslContext::SessNewCb(const Napi::CallbackInfo& info) {
   Get(info.Env());
-  SetCallback(newCb_, info[0]);
+  hasNewCb_ = SetCallbackSlot(info, "newSession");
   return info.Env().Undefined();
 }
 
 Napi::Value SslContext::SessRemoveCb(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(info.Env());
-  SetCallback(removeCb_, info[0]);
+  hasRemoveCb_ = SetCallbackSlot(info, "removeSession");
   // Installed only while JS listens: its presence changes what OpenSSL stores (TLS 1.3
   // servers add stateless-ticket sessions to the internal cache when a remove_cb is set).
-  SSL_CTX_sess_set_remove_cb(ctx, removeCb_.IsEmpty() ? nullptr : &SslContext::OnRemoveSession);
+  SSL_CTX_sess_set_remove_cb(ctx, hasRemoveCb_ ? &SslContext::OnRemoveSession : nullptr);
   return info.Env().Undefined();
 }
 
 Napi::Value SslContext::SessGetCb(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(info.Env());
-  SetCallback(getCb_, info[0]);
-  SSL_CTX_sess_set_get_cb(ctx, getCb_.IsEmpty() ? nullptr : &SslContext::OnGetSession);
+  hasGetCb_ = SetCallbackSlot(info, "getSession");
+  SSL_CTX_sess_set_get_cb(ctx, hasGetCb_ ? &SslContext::OnGetSession : nullptr);
   return info.Env().Undefined();
+}
+
+bool SslContext::SetCallbackSlot(const Napi::CallbackInfo& info, const char* name) {
+  bool set = info[0].IsFunction();
+  slots::Set(info.Env(), Value(), name, set ? info[0] : info.Env().Undefined());
+  return set;
 }
 
 // ----- lifetime --------------------------------------------------------------------------
@@ -519,115 +440,27 @@ Napi::Value SslContext::Close(const Napi::CallbackInfo& info) {
   // without the remove callback JS was promised).
   SSL_CTX_set_session_cache_mode(ctx, SSL_CTX_get_session_cache_mode(ctx) | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   Release();
+  // Drop the callbacks now: a closed context calls none, and they may close over it.
+  hasNewCb_ = hasRemoveCb_ = hasGetCb_ = false;
+  slots::Clear(env, Value());
   scope.RethrowPending();
   return env.Undefined();
 }
 
+SslContext* SslContext::FromThis(const Napi::CallbackInfo& info) {
+  Napi::Value self = info.This();
+  if (!self.IsObject() || !self.As<Napi::Object>().CheckTypeTag(&kContextTag)) {
+    ThrowCodedTypeError(info.Env(), "ERR_INVALID_THIS", "The \"this\" value must be an SslContext");
+  }
+  return Unwrap(self.As<Napi::Object>());
+}
+
 Napi::Value SslContext::Closed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !ctx_);
+  return Napi::Boolean::New(info.Env(), !FromThis(info)->ctx_);
 }
 
 Napi::Value SslContext::IsServerGetter(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), server_);
-}
-
-Napi::Value SslContext::DebugSessionCounts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ClearErrorOnReturn clear;
-  std::call_once(gSessionCounterOnce, [] {
-    gSessionCounterIndex = SSL_SESSION_get_ex_new_index(0, nullptr, &CountSessionNew,
-                                                        &CountSessionDup, &CountSessionFree);
-  });
-  if (gSessionCounterIndex < 0) ThrowOpenSSLError(env, "SSL_SESSION_get_ex_new_index failed");
-  uint64_t created = gSessionsCreated.load();
-  uint64_t freed = gSessionsFreed.load();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("created", Napi::Number::New(env, static_cast<double>(created)));
-  out.Set("freed", Napi::Number::New(env, static_cast<double>(freed)));
-  out.Set("live", Napi::Number::New(env, static_cast<double>(created - freed)));
-  return out;
-}
-
-// ----- OpenSSL -> JS -------------------------------------------------------------------
-
-int SslContext::OnNewSession(SSL* ssl, SSL_SESSION* session) {
-  auto* self = static_cast<SslContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  SslConnection* conn = SslConnection::FromSSL(ssl);
-  bool toContext = self != nullptr && !self->newCb_.IsEmpty();
-  bool toConnection = conn != nullptr && conn->HasSessionListener();
-  if (self == nullptr || !self->addon_->CanCallJs() || (!toContext && !toConnection)) {
-    return 0;  // OpenSSL drops the reference it took for us
-  }
-  Napi::Env env = self->Env();
-  Napi::HandleScope scope(env);
-  Napi::Object js;
-  try {
-    js = SslSession::Adopt(env, SSLSessionPointer(session));
-  } catch (const Napi::Error& error) {
-    RecordCallbackException(env, error);
-    return 1;  // the reference was consumed: freed by SSLSessionPointer
-  }
-  // Both listeners run even if the first throws; the first exception is the one rethrown.
-  if (toContext) {
-    try {
-      self->newCb_.Call({js, conn != nullptr ? conn->Value() : env.Null()});
-    } catch (const Napi::Error& error) {
-      RecordCallbackException(env, error);
-    }
-  }
-  if (toConnection && conn->HasSessionListener()) {  // the context callback may have unset it
-    try {
-      conn->DeliverSession(js);
-    } catch (const Napi::Error& error) {
-      RecordCallbackException(env, error);
-    }
-  }
-  return 1;  // the reference was consumed: adopted by the JS handle
-}
-
-void SslContext::OnRemoveSession(SSL_CTX* ctx, SSL_SESSION* session) {
-  auto* self = static_cast<SslContext*>(SSL_CTX_get_app_data(ctx));
-  if (self == nullptr || self->removeCb_.IsEmpty() || !self->addon_->CanCallJs()) return;
-  Napi::Env env = self->Env();
-  Napi::HandleScope scope(env);
-  self->removeDepth_++;
-  try {
-    SSL_SESSION_up_ref(session);  // JS's own reference; OpenSSL only lends `session`
-    Napi::Object js = SslSession::Adopt(env, SSLSessionPointer(session));
-    self->removeCb_.Call({js});
-  } catch (const Napi::Error& error) {
-    RecordCallbackException(env, error);
-  }
-  self->removeDepth_--;
-}
-
-SSL_SESSION* SslContext::OnGetSession(SSL* ssl, const unsigned char* id, int len, int* copy) {
-  *copy = 0;
-  auto* self = static_cast<SslContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  if (self == nullptr || self->getCb_.IsEmpty() || !self->addon_->CanCallJs()) return nullptr;
-  Napi::Env env = self->Env();
-  Napi::HandleScope scope(env);
-  try {
-    SslConnection* conn = SslConnection::FromSSL(ssl);
-    Napi::Value result = self->getCb_.Call(
-        {Napi::Buffer<uint8_t>::Copy(env, id, static_cast<size_t>(len)),
-         conn != nullptr ? conn->Value() : env.Null()});
-    if (result.IsNull() || result.IsUndefined()) return nullptr;
-    SSL_SESSION* found = SslSession::FromValue(result, "onGetSession() result")->Get(env);
-    if ((SSL_CTX_get_session_cache_mode(SSL_get_SSL_CTX(ssl)) & SSL_SESS_CACHE_NO_INTERNAL_STORE) == 0 &&
-        self->CachedElsewhere(found)) {
-      // lookup_sess_in_cache() will SSL_CTX_add_session() it here: hand OpenSSL a copy that
-      // is in no cache, and our reference to it (*copy = 0).
-      SSL_SESSION* dup = SSL_SESSION_dup(found);
-      if (dup != nullptr) return dup;  // *copy stays 0: OpenSSL owns this reference
-      return nullptr;
-    }
-    *copy = 1;  // OpenSSL up-refs `found`; the JS handle keeps its own reference
-    return found;
-  } catch (const Napi::Error& error) {
-    RecordCallbackException(env, error);
-    return nullptr;
-  }
+  return Napi::Boolean::New(info.Env(), FromThis(info)->server_);
 }
 
 int SslContext::OnAlpnSelect(SSL* ssl, const unsigned char** out, unsigned char* outlen,

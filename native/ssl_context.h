@@ -66,12 +66,12 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   Napi::Value SessGetCb(const Napi::CallbackInfo& info);
   // Lifetime
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Closed(const Napi::CallbackInfo& info);
-  Napi::Value IsServerGetter(const Napi::CallbackInfo& info);
-  // Diagnostics: SSL_SESSION objects OpenSSL created/freed since the first call.
-  static Napi::Value DebugSessionCounts(const Napi::CallbackInfo& info);
+  static Napi::Value Closed(const Napi::CallbackInfo& info);
+  static Napi::Value IsServerGetter(const Napi::CallbackInfo& info);
+  static SslContext* FromThis(const Napi::CallbackInfo& info);  // type-checked `this` for accessors
+  bool SetCallbackSlot(const Napi::CallbackInfo& info, const char* name);
 
-  // OpenSSL -> JS trampolines (ownership contract in ssl_context.cc).
+  // OpenSSL -> JS trampolines (ownership contract in ssl_context_callbacks.cc).
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
   static void OnRemoveSession(SSL_CTX* ctx, SSL_SESSION* session);
   static SSL_SESSION* OnGetSession(SSL* ssl, const unsigned char* id, int len, int* copy);
@@ -85,9 +85,10 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   bool server_;
   int removeDepth_ = 0;
   std::string alpnWire_;  // server ALPN preference list, in wire format
-  Napi::FunctionReference newCb_;
-  Napi::FunctionReference removeCb_;
-  Napi::FunctionReference getCb_;
+  // Which JS callbacks are set; the functions themselves live on our JS object (slots).
+  bool hasNewCb_ = false;
+  bool hasRemoveCb_ = false;
+  bool hasGetCb_ = false;
 };
 
 }  // namespace ossl

@@ -185,9 +185,22 @@ Napi::Value SslSession::GetTime(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(SSL_SESSION_get_time(Get(info.Env()))));
 }
 
+namespace {
+// SSL_SESSION_set_time/_set_timeout return 0 on failure (else the value set). They fail
+// for a session in a cache whose lock is held: inside an onRemoveSession callback.
+void ThrowIfNotSet(Napi::Env env, long result, long value) {
+  if (result == 0 && value != 0) {
+    ThrowCodedTypeError(env, "ERR_SESSION_BUSY",
+                        "cannot change a cached session's time inside an onRemoveSession callback "
+                        "(OpenSSL holds the cache lock there)");
+  }
+}
+}  // namespace
+
 Napi::Value SslSession::SetTime(const Napi::CallbackInfo& info) {
   SSL_SESSION* s = Get(info.Env());
-  SSL_SESSION_set_time(s, static_cast<long>(info[0].As<Napi::Number>().Int64Value()));
+  long t = static_cast<long>(info[0].As<Napi::Number>().Int64Value());
+  ThrowIfNotSet(info.Env(), SSL_SESSION_set_time(s, t), t);
   return info.Env().Undefined();
 }
 
@@ -198,7 +211,8 @@ Napi::Value SslSession::GetTimeout(const Napi::CallbackInfo& info) {
 
 Napi::Value SslSession::SetTimeout(const Napi::CallbackInfo& info) {
   SSL_SESSION* s = Get(info.Env());
-  SSL_SESSION_set_timeout(s, static_cast<long>(info[0].As<Napi::Number>().Int64Value()));
+  long t = static_cast<long>(info[0].As<Napi::Number>().Int64Value());
+  ThrowIfNotSet(info.Env(), SSL_SESSION_set_timeout(s, t), t);
   return info.Env().Undefined();
 }
 

@@ -166,11 +166,10 @@ describe('certificates and keys', () => {
     expectOpenSSL(() => ctx.usePrivateKey(other.key), 'ERR_OSSL_X509_KEY_VALUES_MISMATCH');
   });
 
-  // KNOWN BUG (see the report): with a key of another type, SSL_CTX_use_PrivateKey files it
-  // in another slot and native/ssl_context.cc UsePrivateKey skips SSL_CTX_check_private_key
-  // (SSL_CTX_get0_certificate() of the new current slot is NULL), so the mismatch is accepted
-  // and the context later fails every handshake ("no shared cipher"). Remove `.fails` when fixed.
-  it.fails('a private key of another type than the certificate is refused', () => {
+  // SSL_CTX_use_PrivateKey files a key of another type in another slot, where
+  // SSL_CTX_check_private_key finds no certificate to compare; UsePrivateKey therefore checks
+  // the key against the leaf certificate itself (else every handshake fails "no shared cipher").
+  it('a private key of another type than the certificate is refused', () => {
     const rsa = createSelfSigned({ commonName: 'rsa', keyType: 'rsa' });
     expect(caught(() => new SslContext('server', { cert: pair.cert, key: rsa.key }))).toBeInstanceOf(OpenSSLError);
   });
@@ -360,16 +359,19 @@ describe('the native layer called directly with wrong types', () => {
     expect(conn.freed).toBe(false);
   });
 
-  // KNOWN BUG (see the report): napi_define_class gives accessors no receiver check, and the
-  // SslContext (closed, isServer) and SslConnection (freed, isServer) getters unwrap `this`
-  // without checking its type tag, so another wrapped object is read as the wrong C++ class.
-  // (SslSession's `disposed` checks; see ssl-session.refcount.test.ts.) Remove `.fails` when fixed.
-  it.fails.each([
+  // napi_define_class gives accessors no receiver check, so the SslContext (closed, isServer)
+  // and SslConnection (freed, isServer) getters check `this`'s type tag themselves, as
+  // SslSession's `disposed` does (see ssl-session.refcount.test.ts).
+  it.each([
     ['SslContext', 'closed'],
+    ['SslContext', 'isServer'],
     ['SslConnection', 'freed'],
+    ['SslConnection', 'isServer'],
   ] as const)('the %s %s getter refuses another kind of wrapped object', (cls, getter) => {
     const session = binding.SslSession.fromDER(handshakeSession());
     const get = Object.getOwnPropertyDescriptor(binding[cls].prototype, getter)?.get;
-    expect(caught(() => get?.call(session))).toBeInstanceOf(TypeError);
+    const error = caught(() => get?.call(session));
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as { code?: string }).code).toBe('ERR_INVALID_THIS');
   });
 });

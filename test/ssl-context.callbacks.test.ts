@@ -138,6 +138,53 @@ describe('onNewSession and a connection session listener', () => {
     c.free();
     s.free();
   });
+
+  it('each gets a handle with a reference of its own: disposing one leaves the other usable', () => {
+    using server = serverContext();
+    using client = clientContext({ sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE });
+    const kept: SslSession[] = [];
+    client.onNewSession((session) => kept.push(session));
+    const c = new SslConnection(client);
+    const s = new SslConnection(server);
+    let disposedByListener = 0;
+    c.setSessionListener((session) => {
+      session.dispose();
+      disposedByListener++;
+    });
+    handshakeInMemory(c, s);
+    c.read(); // both TLS 1.3 tickets
+    expect(disposedByListener).toBe(2);
+    expect(kept).toHaveLength(2);
+    for (const session of kept) {
+      expect(session.disposed).toBe(false);
+      expect(session.isResumable()).toBe(true);
+    }
+    // and the kept one still resumes
+    const again = new SslConnection(client);
+    const s2 = new SslConnection(server);
+    again.setSession(kept[0]!);
+    handshakeInMemory(again, s2);
+    expect(again.sessionReused()).toBe(true);
+    for (const x of [c, s, again, s2]) x.free();
+    for (const x of kept) x.dispose();
+  });
+
+  it('free() of a connection from inside its own callback is refused (ERR_CONNECTION_BUSY), not a use-after-free', () => {
+    using server = serverContext();
+    using client = clientContext({ sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE });
+    const c = new SslConnection(client);
+    const s = new SslConnection(server);
+    c.setSessionListener((session) => {
+      session.dispose();
+      c.free();
+    });
+    handshakeInMemory(c, s);
+    expect(() => c.read()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_BUSY' }));
+    expect(c.freed).toBe(false);
+    c.setSessionListener(null);
+    c.free(); // after the step: fine
+    s.free();
+  });
 });
 
 describe('onRemoveSession', () => {

@@ -492,12 +492,10 @@ describe('garbage collection (node --expose-gc children)', () => {
       expect(cycles.json.collected[tag]).toBe(true);
     });
 
-    // KNOWN BUGS (see the report): native code holds JS callbacks through strong persistent
-    // references (Napi::FunctionReference), so a callback that reaches its own context or
-    // connection makes a cycle through a GC root: neither is ever collected, and close()
-    // does not release the callbacks (only sessSet*Cb(null) before close does). Remove
-    // `.fails` when fixed.
-    it.fails.each(['contextNewCbOwnContext', 'contextRemoveCbOwnContext', 'contextCycleClosed', 'connectionListenerOwnConnection'])(
+    // Callbacks (and a connection's link to its context) live as properties of the wrapper's
+    // own JS object, not as napi references (GC roots), so a callback that reaches its own
+    // context or connection forms an ordinary cycle GC collects; close() drops them too.
+    it.each(['contextNewCbOwnContext', 'contextRemoveCbOwnContext', 'contextCycleClosed', 'connectionListenerOwnConnection'])(
       '%s is collected',
       (tag) => {
         expect(cycles.json.collected[tag]).toBe(true);

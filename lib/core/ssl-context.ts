@@ -386,14 +386,6 @@ export class SslContext extends binding.SslContext {
     super.close();
   }
 
-  /**
-   * Diagnostics: how many SSL_SESSION objects OpenSSL created and freed in this process since
-   * the first call (counted by an SSL_SESSION ex_data index, so exactly the real allocations
-   * and the frees at refcount 0). `live` = created - freed. For leak and refcount tests.
-   */
-  static debugSessionCounts(): { created: number; freed: number; live: number } {
-    return (binding.SslContext as unknown as { debugSessionCounts(): { created: number; freed: number; live: number } }).debugSessionCounts();
-  }
 
   /** Closes unless already closed (never throws). */
   [Symbol.dispose](): void {

@@ -168,11 +168,10 @@ export class TlsSocket extends DuplexStream {
   #listenForSessions(on: boolean): void {
     if (on === this.#listeningForSessions || this.connection.freed) return;
     this.#listeningForSessions = on;
-    // The native layer hands the SAME handle to the context's onNewSession callback and to
-    // this listener. 'session' listeners get a reference of their own (upRef), so disposing
-    // it cannot dispose what the context callback keeps; the shared handle is left to its
-    // other owner, or to GC when there is none.
-    this.connection.setSessionListener(on ? (session) => this.emit('session', session.upRef()) : null);
+    // Each new session reaches this listener as a handle of its own (the native layer gives
+    // the context's onNewSession callback another), so a 'session' listener may keep or
+    // dispose it freely.
+    this.connection.setSessionListener(on ? (session) => this.emit('session', session) : null);
   }
 
   #hangUpError(cause?: unknown): TlsError {
