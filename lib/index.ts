@@ -33,3 +33,38 @@ export { TlsSocket, type TlsSocketOptions } from './tls/tls-socket.js';
 export { TlsClient, connect, defaultClientContext, type ConnectOptions } from './tls/tls-client.js';
 export { TlsServer, createServer, type ServerOptions } from './tls/tls-server.js';
 export { fromNodeSession, toNodeSession } from './interop/node-tls.js';
+export {
+  SessionCache,
+  SslSessionCache,
+  derSessionAdapter,
+  keyInfo,
+  sessionKey,
+  sslSessionAdapter,
+  trustOptionsOf,
+  type CacheStats,
+  type CachedSessionInfo,
+  type EvictReason,
+  type ExpiryBound,
+  type HitInfo,
+  type SessionAdapter,
+  type SessionCacheEvents,
+  type SessionCacheOptions,
+  type SessionKeyOptions,
+  type SessionMeta,
+  type SessionTrust,
+  type SslCacheKeyOptions,
+  type SslSessionCacheOptions,
+  type TrustOptions,
+} from './cache/index.js';
+export {
+  EncryptedStore,
+  FileStore,
+  MemoryStore,
+  encryptStore,
+  type FileStoreOptions,
+  type MemoryStoreOptions,
+  type SessionStore,
+} from './stores/index.js';
+export { NodeSessionCache, withSessionCache, type NodeKeyOptions, type NodeSessionCacheOptions } from './interop/tls-session-cache.js';
+export { SessionCacheAgent, type SessionCacheAgentOptions } from './interop/https-agent.js';
+export * as lab from './lab/index.js';

@@ -4,6 +4,9 @@ import * as net from 'node:net';
 import { rootCertificates } from 'node:tls';
 
 import { SESS_CACHE, VERIFY } from '../constants.js';
+import type { TrustOptions } from '../cache/key.js';
+// Type-only: the cache module imports connect() (a value import here would be circular).
+import type { SslSessionCache } from '../cache/ssl-session-cache.js';
 import { SslConnection } from '../core/ssl-connection.js';
 import { SslContext } from '../core/ssl-context.js';
 import type { SslSession } from '../core/ssl-session.js';
@@ -47,6 +50,14 @@ export interface ConnectOptions {
    * the context's mode. The session is yours: dispose() it when done.
    */
   onSession?: (session: SslSession) => void;
+  /**
+   * Client session cache: offers a cached session for this host:port and configuration
+   * (memory first, then the cache's store; store trouble costs a full handshake, never the
+   * connection) and stores every new session. Ignored when `session` is given.
+   */
+  sessionCache?: SslSessionCache;
+  /** Trust options to build the cache key from, when the cache cannot know the context's (see SslCacheKeyOptions). */
+  sessionKeyConfig?: TrustOptions;
 }
 
 /** A connected client. The SslConnection stays usable after close (get1Session()); free() releases it. */
@@ -92,12 +103,24 @@ export async function connect(options: ConnectOptions): Promise<TlsClient> {
     connection.free();
     throw error;
   }
+  const cache = options.session ? undefined : options.sessionCache;
+  const cacheKey = cache?.keyFor({
+    host,
+    port: options.port,
+    servername: options.servername,
+    checkHost: options.checkHost,
+    context,
+    config: options.sessionKeyConfig,
+  });
+  if (cache !== undefined && cacheKey !== undefined) await cache.offer(cacheKey, connection); // false on a miss
 
   const socket = options.socket ?? net.connect({ host, port: options.port, noDelay: options.noDelay ?? true });
   const client = new TlsClient(socket, connection, {
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
   });
   if (options.onSession) client.on('session', options.onSession);
+  // Before the handshake starts: TLS 1.2 sessions arrive during it.
+  if (cache !== undefined && cacheKey !== undefined) cache.observe(cacheKey, client);
   const secure = client.waitSecure();
   if (options.socket !== undefined || (socket as net.Socket).readyState === 'open') client.startHandshake();
   else socket.once('connect', () => {

@@ -1,0 +1,126 @@
+/**
+ * What a SessionCache needs to know about the values it stores: their metadata (read once,
+ * when a value enters the cache), how to hand a reusable one out twice, how to release one,
+ * and how to (de)serialize for stores. Two adapters ship: live native SslSession handles
+ * (our engine: no DER parsing per resumption) and DER Buffers (node:tls).
+ */
+import { X509Certificate } from 'node:crypto';
+
+import { SslSession } from '../core/ssl-session.js';
+
+/** A session's metadata, as the cache reads it once when the session is stored. */
+export interface SessionMeta {
+  /** SSL_SESSION_get_protocol_version: 0x0304 for TLS 1.3 (single-use tickets), 0x0303 for TLS 1.2. */
+  protocol: number;
+  /** SSL_SESSION_get_time: creation time, seconds since the epoch. */
+  time: number;
+  /** SSL_SESSION_get_timeout: lifetime in seconds from `time`. */
+  timeout: number;
+  /** SSL_SESSION_get_ticket_lifetime_hint: seconds, 0 = none. */
+  ticketLifetimeHint: number;
+  /** SSL_SESSION_has_ticket. */
+  hasTicket: boolean;
+  /** SSL_SESSION_is_resumable: whether a client may offer it at all. */
+  resumable: boolean;
+  /** The peer certificate's notAfter (ms since the epoch), or null without a peer certificate. */
+  peerNotAfter: number | null;
+}
+
+/** How a SessionCache handles values of type V. */
+export interface SessionAdapter<V extends object> {
+  /** Reads a value's metadata. Throwing rejects the value. */
+  describe(value: V): SessionMeta;
+  /**
+   * A second value the caller owns while the cache keeps its own, for reusable (TLS 1.2)
+   * sessions: an up-ref'd handle, or the same immutable Buffer.
+   */
+  share(value: V): V;
+  /** Releases a value the cache owned (no-op for Buffers). Must not throw. */
+  dispose(value: V): void;
+  /**
+   * Whether a cached value can still be offered (checked when it is taken). OpenSSL marks a
+   * session not resumable when a connection using it is freed without a clean shutdown
+   * (SSL_free -> ssl_clear_bad_session): such sessions are dropped, not handed out.
+   */
+  usable(value: V): boolean;
+  /** Whether two values are the same session (duplicates are not stored twice). */
+  same(a: V, b: V): boolean;
+  /** The DER form (i2d_SSL_SESSION), for stores. */
+  toDER(value: V): Buffer;
+  /** A value from its DER form (d2i_SSL_SESSION); throwing makes the record a miss. */
+  fromDER(der: Buffer): V;
+}
+
+// X509Certificate parses the whole certificate (~150 µs); a peer presents the same one in
+// every session, so remember the last few answers.
+const notAfterMemo = new Map<string, number | null>();
+const NOT_AFTER_MEMO_SIZE = 256;
+
+/** notAfter of a DER certificate in ms since the epoch (node:crypto X509Certificate), or null. */
+export function certificateNotAfter(der: Buffer | null): number | null {
+  if (der === null) return null;
+  const memoKey = der.toString('latin1');
+  const known = notAfterMemo.get(memoKey);
+  if (known !== undefined) return known;
+  let notAfter: number | null;
+  try {
+    const parsed = Date.parse(new X509Certificate(der).validTo);
+    notAfter = Number.isFinite(parsed) ? parsed : null;
+  } catch {
+    notAfter = null;
+  }
+  if (notAfterMemo.size >= NOT_AFTER_MEMO_SIZE) notAfterMemo.delete(notAfterMemo.keys().next().value as string);
+  notAfterMemo.set(memoKey, notAfter);
+  return notAfter;
+}
+
+/** Metadata of a live SslSession (getters only; get0Peer + X509Certificate for notAfter). */
+export function describeSslSession(session: SslSession): SessionMeta {
+  return {
+    protocol: session.getProtocolVersion(),
+    time: session.getTime(),
+    timeout: session.getTimeout(),
+    ticketLifetimeHint: session.getTicketLifetimeHint(),
+    hasTicket: session.hasTicket(),
+    resumable: session.isResumable(),
+    peerNotAfter: certificateNotAfter(session.get0Peer()),
+  };
+}
+
+/**
+ * Live native handles: the cache owns one reference per entry; a TLS 1.3 ticket taken from
+ * the cache is handed over (the taker disposes it), a TLS 1.2 session is shared by up-ref.
+ */
+export const sslSessionAdapter: SessionAdapter<SslSession> = {
+  describe: describeSslSession,
+  share: (session) => session.upRef(),
+  dispose: (session) => {
+    if (!session.disposed) session.dispose();
+  },
+  usable: (session) => !session.disposed && session.isResumable(),
+  same: (a, b) => !a.disposed && !b.disposed && a.isSame(b),
+  toDER: (session) => session.toDER(),
+  fromDER: (der) => SslSession.fromDER(der),
+};
+
+/**
+ * DER Buffers, as node:tls produces and consumes them (`'session'` event, `session` option).
+ * Metadata is read by parsing the DER once when a session is stored; nothing is parsed on
+ * the way out (node:tls parses what it is given).
+ */
+export const derSessionAdapter: SessionAdapter<Buffer> = {
+  describe: (der) => {
+    const session = SslSession.fromDER(der);
+    try {
+      return describeSslSession(session);
+    } finally {
+      session.dispose();
+    }
+  },
+  share: (der) => der,
+  dispose: () => {},
+  usable: () => true, // node:tls parses it when offered
+  same: (a, b) => a.equals(b),
+  toDER: (der) => der,
+  fromDER: (der) => der,
+};

@@ -1,0 +1,452 @@
+/**
+ * SessionCache<V>: the client-side session cache (seed 000's "hashtable keyed host:port",
+ * with the bound and expiry it calls for), generic over what it stores: live SslSession
+ * handles for our engine, DER Buffers for node:tls.
+ *
+ * - Key: see ./key.ts (host:port + SNI + digest of trust/resumability options).
+ * - True LRU across peers (`maxPeers`): a hit or a store moves the peer to the front.
+ * - Per peer, a pool of TLS 1.3 tickets (`ticketsPerPeer`, default 4), newest first, each
+ *   handed out at most once (RFC 8446 C.4); a TLS 1.2 session is reused until it expires.
+ * - Expiry = min(time + timeout, time + ticket lifetime hint, time + cap (7 d TLS 1.3,
+ *   1 d TLS 1.2), peer certificate notAfter). Expired sessions are never returned; they are
+ *   dropped when their peer is touched and by a sweep at most once a minute.
+ * - Store tier (optional, async): every change to a peer is written through as one record;
+ *   a memory miss consults the store. Store failures and timeouts are counted and cost a
+ *   miss (a full handshake), never an exception.
+ */
+import { EventEmitter } from 'node:events';
+
+import { VERSION, versionName } from '../constants.js';
+import { invalidArgType, validateInteger } from '../errors.js';
+import { type SessionStore, withTimeout } from '../stores/store.js';
+import type { SessionAdapter, SessionMeta } from './adapters.js';
+import { keyInfo, sessionKey, type SessionKeyOptions } from './key.js';
+import { decodeRecords, encodeRecords, type ExpiryBound, type SessionRecord } from './record.js';
+
+import type {
+  CachedSessionInfo,
+  CacheStats,
+  EvictReason,
+  HitInfo,
+  SessionCacheEvents,
+  SessionCacheOptions,
+  SessionTrust,
+} from './types.js';
+
+export type * from './types.js';
+
+interface Entry<V> {
+  value: V | undefined;
+  der: Buffer | undefined;
+  protocol: number;
+  singleUse: boolean;
+  hasTicket: boolean;
+  ticketLifetimeHint: number;
+  storedAt: number;
+  expiresAt: number;
+  expiresBy: ExpiryBound;
+}
+
+const DAY = 86_400;
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * A client session cache. Values put in with set() belong to the cache; values returned by
+ * get()/getSync() belong to the caller (for SslSession: dispose() them after setSession()).
+ * V: what is stored (see SessionAdapter); K: what keyFor() takes.
+ */
+export class SessionCache<V extends object, K = SessionKeyOptions> extends EventEmitter<SessionCacheEvents> {
+  readonly adapter: SessionAdapter<V>;
+  readonly maxPeers: number;
+  readonly ticketsPerPeer: number;
+  readonly store: SessionStore | null;
+  readonly storeTimeout: number;
+  readonly persistClientCertSessions: boolean;
+  readonly #caps: { tls13: number; tls12: number };
+  readonly #now: () => number;
+  /** Peers in LRU order (least recent first); each pool newest first. */
+  readonly #peers = new Map<string, Entry<V>[]>();
+  /** Where each handed-out value came from, to evict it when its connection fails. */
+  readonly #origins = new WeakMap<V, { key: string; entry: Entry<V> }>();
+  readonly #chains = new Map<string, Promise<void>>();
+  /** Memory state of a key newer than its store record, waiting to be written. */
+  readonly #snapshots = new Map<string, SessionRecord[]>();
+  readonly #counters = { hits: 0, misses: 0, stores: 0, evictions: 0, expirations: 0, ticketsTaken: 0, storeErrors: 0 };
+  #lastSweep: number;
+  #disposed = false;
+
+  constructor(options: SessionCacheOptions<V>) {
+    super();
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
+    const a = options.adapter;
+    if (a === null || typeof a !== 'object' || typeof a.describe !== 'function') throw invalidArgType('options.adapter', 'a SessionAdapter', a);
+    this.adapter = a;
+    this.maxPeers = validateInteger(options.maxPeers ?? 256, 'options.maxPeers');
+    this.ticketsPerPeer = validateInteger(options.ticketsPerPeer ?? 4, 'options.ticketsPerPeer', 1, 1000);
+    const store = options.store ?? null;
+    if (store !== null && (typeof store !== 'object' || typeof store.get !== 'function')) throw invalidArgType('options.store', 'a SessionStore', store);
+    this.store = store;
+    this.storeTimeout = validateInteger(options.storeTimeout ?? 1000, 'options.storeTimeout');
+    this.persistClientCertSessions = options.persistClientCertSessions ?? false;
+    this.#caps = {
+      tls13: validateInteger(options.maxLifetime?.tls13 ?? 7 * DAY, 'options.maxLifetime.tls13'),
+      tls12: validateInteger(options.maxLifetime?.tls12 ?? DAY, 'options.maxLifetime.tls12'),
+    };
+    if (options.now !== undefined && typeof options.now !== 'function') throw invalidArgType('options.now', 'a function', options.now);
+    this.#now = options.now ?? Date.now;
+    this.#lastSweep = this.#now();
+  }
+
+  /**
+   * The cache key for `options`: host:port, SNI and a digest of every trust/resumability
+   * option (see ./key.ts). Subclasses take their engine's connect options (K).
+   */
+  keyFor(options: K): string {
+    return sessionKey(options as SessionKeyOptions);
+  }
+
+  /** The cache's clock (ms since the epoch). */
+  now(): number {
+    return this.#now();
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Number of peers in memory. */
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  /** Keys in memory, least recently used first. */
+  keys(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /** The unexpired sessions held in memory for `key`, newest first (no stats, no LRU change). */
+  peek(key: string): CachedSessionInfo[] {
+    const now = this.#now();
+    return (this.#peers.get(key) ?? [])
+      .filter((e) => e.expiresAt > now)
+      .map((e) => ({
+        protocol: versionName(e.protocol),
+        singleUse: e.singleUse,
+        hasTicket: e.hasTicket,
+        ticketLifetimeHint: e.ticketLifetimeHint,
+        storedAt: e.storedAt,
+        expiresAt: e.expiresAt,
+        expiresBy: e.expiresBy,
+      }));
+  }
+
+  /** Whether memory holds an unexpired session for `key` (no stats, no LRU change). */
+  has(key: string): boolean {
+    return this.peek(key).length > 0;
+  }
+
+  /**
+   * A session for `key` from memory only, or undefined. TLS 1.3 tickets leave the cache
+   * (each is returned once); TLS 1.2 sessions stay and a shared value is returned.
+   */
+  getSync(key: string): V | undefined {
+    if (this.#disposed) return undefined;
+    this.#maybeSweep();
+    const value = this.#take(key, 'memory');
+    if (value === undefined) this.#miss(key);
+    return value;
+  }
+
+  /** Like getSync(), then the store on a memory miss. Never rejects: store trouble is a miss. */
+  async get(key: string): Promise<V | undefined> {
+    if (this.#disposed) return undefined;
+    this.#maybeSweep();
+    const hit = this.#take(key, 'memory');
+    if (hit !== undefined) return hit;
+    if (this.store === null || !this.#persistable(key)) {
+      this.#miss(key);
+      return undefined;
+    }
+    try {
+      await withTimeout(this.#serial(key, () => this.#load(key)), this.storeTimeout, 'session store get');
+    } catch (error) {
+      this.#storeError(error, 'get');
+    }
+    const value = this.#disposed ? undefined : this.#take(key, 'store');
+    if (value === undefined) this.#miss(key);
+    return value;
+  }
+
+  /**
+   * Takes ownership of `value` and caches it under `key`. Returns false (and releases the
+   * value) when it is refused: verification failed (`trust: 'failed'`), not resumable,
+   * already expired, a duplicate, or the cache is disposed.
+   */
+  set(key: string, value: V, options: { trust?: SessionTrust } = {}): boolean {
+    const trust = options.trust ?? 'unverified';
+    if (this.#disposed || trust === 'failed' || this.maxPeers === 0) return this.#refuse(value);
+    let meta: SessionMeta;
+    try {
+      meta = this.adapter.describe(value);
+    } catch {
+      return this.#refuse(value);
+    }
+    const now = this.#now();
+    const { expiresAt, expiresBy } = this.#expiry(meta);
+    if (!meta.resumable || expiresAt <= now) return this.#refuse(value);
+    this.#maybeSweep();
+    const existing = this.#peers.get(key);
+    if (existing) {
+      this.#expirePeer(key, existing);
+      let der: Buffer | undefined;
+      const same = (e: Entry<V>) => (e.value !== undefined ? this.adapter.same(e.value, value) : e.der!.equals((der ??= this.adapter.toDER(value))));
+      if (existing.some(same)) return this.#refuse(value);
+    }
+    const entries = this.#peers.get(key) ?? [];
+    const singleUse = meta.protocol === VERSION.TLS1_3;
+    // One protocol per peer; a TLS 1.2 peer keeps only its newest session.
+    for (const old of entries.filter((e) => e.protocol !== meta.protocol || !singleUse)) this.#remove(key, entries, old, 'replaced');
+    entries.unshift({
+      value,
+      der: undefined,
+      protocol: meta.protocol,
+      singleUse,
+      hasTicket: meta.hasTicket,
+      ticketLifetimeHint: meta.ticketLifetimeHint,
+      storedAt: now,
+      expiresAt,
+      expiresBy,
+    });
+    while (entries.length > this.ticketsPerPeer) this.#remove(key, entries, entries[entries.length - 1]!, 'overflow');
+    this.#peers.delete(key);
+    this.#peers.set(key, entries);
+    this.#counters.stores++;
+    for (const [lru, pool] of this.#peers) {
+      if (this.#peers.size <= this.maxPeers) break;
+      for (const entry of [...pool]) this.#remove(lru, pool, entry, 'lru');
+    }
+    this.#persist(key);
+    return true;
+  }
+
+  /** Drops every session of `key`, in memory and in the store. Returns how many were in memory. */
+  evict(key: string): number {
+    const entries = this.#peers.get(key);
+    const count = entries?.length ?? 0;
+    if (entries) for (const entry of [...entries]) this.#remove(key, entries, entry, 'explicit');
+    this.#persist(key);
+    return count;
+  }
+
+  /**
+   * Drops the cached session a value returned by get()/getSync() came from (a connection
+   * that used it failed). Returns whether something was dropped. TLS 1.3 tickets already
+   * left the cache when taken, so this only matters for reusable (TLS 1.2) sessions.
+   */
+  evictValue(value: V): boolean {
+    const origin = this.#origins.get(value);
+    if (origin === undefined) return false;
+    this.#origins.delete(value);
+    const entries = this.#peers.get(origin.key);
+    if (!entries || !entries.includes(origin.entry)) return false;
+    this.#remove(origin.key, entries, origin.entry, 'error');
+    this.#persist(origin.key);
+    return true;
+  }
+
+  /** Drops every expired session now. Returns how many. */
+  sweep(): number {
+    this.#lastSweep = this.#now();
+    let count = 0;
+    for (const [key, entries] of [...this.#peers]) count += this.#expirePeer(key, entries);
+    return count;
+  }
+
+  /** Resolves once every store write started so far has settled. */
+  async flush(): Promise<void> {
+    while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
+  }
+
+  /** Counters and sizes. */
+  stats(): CacheStats {
+    let sessions = 0;
+    for (const entries of this.#peers.values()) sessions += entries.length;
+    return { ...this.#counters, peers: this.#peers.size, sessions };
+  }
+
+  /** Releases every session held in memory; the cache then stores nothing and finds nothing. The store is left as is. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const entries of this.#peers.values()) for (const e of entries) if (e.value !== undefined) this.adapter.dispose(e.value);
+    this.#peers.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #expiry(meta: SessionMeta): { expiresAt: number; expiresBy: ExpiryBound } {
+    const t = meta.time * 1000;
+    let best: { expiresAt: number; expiresBy: ExpiryBound } = { expiresAt: t + meta.timeout * 1000, expiresBy: 'timeout' };
+    const consider = (expiresAt: number, expiresBy: ExpiryBound) => {
+      if (expiresAt < best.expiresAt) best = { expiresAt, expiresBy };
+    };
+    if (meta.ticketLifetimeHint > 0) consider(t + meta.ticketLifetimeHint * 1000, 'hint');
+    consider(t + (meta.protocol === VERSION.TLS1_3 ? this.#caps.tls13 : this.#caps.tls12) * 1000, 'cap');
+    if (meta.peerNotAfter !== null) consider(meta.peerNotAfter, 'notAfter');
+    return best;
+  }
+
+  #take(key: string, source: HitInfo['source']): V | undefined {
+    const entries = this.#peers.get(key);
+    if (!entries) return undefined;
+    this.#expirePeer(key, entries);
+    for (;;) {
+      const entry = entries[0];
+      if (entry === undefined) return undefined;
+      let value: V;
+      try {
+        value = entry.value ??= this.adapter.fromDER(entry.der!);
+      } catch (error) {
+        this.#storeError(error, 'get'); // a stored session that no longer parses
+        this.#remove(key, entries, entry, 'error');
+        continue;
+      }
+      if (!this.adapter.usable(value)) {
+        this.#remove(key, entries, entry, 'unusable');
+        this.#persist(key);
+        continue;
+      }
+      if (entry.singleUse) {
+        entries.shift();
+        entry.value = undefined; // handed over
+        this.#counters.ticketsTaken++;
+        this.#persist(key);
+      } else {
+        value = this.adapter.share(value);
+      }
+      if (entries.length === 0) this.#peers.delete(key);
+      else if (this.#peers.has(key)) {
+        this.#peers.delete(key);
+        this.#peers.set(key, entries);
+      }
+      this.#origins.set(value, { key, entry });
+      this.#counters.hits++;
+      this.emit('hit', key, { source, protocol: versionName(entry.protocol), singleUse: entry.singleUse, remaining: entries.length });
+      return value;
+    }
+  }
+
+  #miss(key: string): void {
+    this.#counters.misses++;
+    this.emit('miss', key);
+  }
+
+  #refuse(value: V): false {
+    this.adapter.dispose(value);
+    return false;
+  }
+
+  /** Removes `entry` from the pool of `key` (and the peer when it empties), releasing its value. */
+  #remove(key: string, entries: Entry<V>[], entry: Entry<V>, reason: EvictReason): void {
+    const index = entries.indexOf(entry);
+    if (index < 0) return;
+    entries.splice(index, 1);
+    if (entry.value !== undefined) this.adapter.dispose(entry.value);
+    entry.value = undefined;
+    if (entries.length === 0 && this.#peers.get(key) === entries) this.#peers.delete(key);
+    if (reason === 'expired') this.#counters.expirations++;
+    else this.#counters.evictions++;
+    this.emit('evict', key, reason);
+  }
+
+  #expirePeer(key: string, entries: Entry<V>[]): number {
+    const now = this.#now();
+    const expired = entries.filter((e) => e.expiresAt <= now);
+    for (const entry of expired) this.#remove(key, entries, entry, 'expired');
+    return expired.length;
+  }
+
+  #maybeSweep(): void {
+    if (this.#now() - this.#lastSweep >= SWEEP_INTERVAL_MS) this.sweep();
+  }
+
+  #persistable(key: string): boolean {
+    const info = keyInfo(key);
+    return !info.ephemeral && (!info.clientCertificate || this.persistClientCertSessions);
+  }
+
+  /** Runs store operations of one key one after another. */
+  #serial(key: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.#chains.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => {});
+    this.#chains.set(key, tail);
+    void tail.then(() => {
+      if (this.#chains.get(key) === tail) this.#chains.delete(key);
+    });
+    return run;
+  }
+
+  /** Loads the store's record of `key` into memory, unless memory is as new or newer. */
+  async #load(key: string): Promise<void> {
+    if (this.#peers.has(key) || this.#snapshots.has(key) || this.#disposed) return;
+    const bytes = await withTimeout(this.store!.get(key), this.storeTimeout, 'session store get');
+    if (bytes === undefined || this.#peers.has(key) || this.#snapshots.has(key) || this.#disposed) return;
+    let records: SessionRecord[];
+    try {
+      records = decodeRecords(bytes);
+    } catch (error) {
+      this.#storeError(error, 'get');
+      return;
+    }
+    const now = this.#now();
+    const entries: Entry<V>[] = records
+      .filter((r) => r.expiresAt > now)
+      .slice(0, this.ticketsPerPeer)
+      .map((r) => ({ ...r, value: undefined }));
+    if (entries.length === 0 || this.maxPeers === 0) return;
+    this.#peers.set(key, entries);
+    for (const [lru, pool] of this.#peers) {
+      if (this.#peers.size <= this.maxPeers) break;
+      for (const entry of [...pool]) this.#remove(lru, pool, entry, 'lru');
+    }
+  }
+
+  /** Writes the current sessions of `key` through to the store (coalesced, in order). */
+  #persist(key: string): void {
+    if (this.store === null || !this.#persistable(key)) return;
+    const records: SessionRecord[] = [];
+    for (const e of this.#peers.get(key) ?? []) {
+      try {
+        e.der ??= this.adapter.toDER(e.value!);
+      } catch {
+        continue;
+      }
+      const { value: _value, der, ...meta } = e;
+      records.push({ ...meta, der });
+    }
+    const queued = this.#snapshots.has(key);
+    this.#snapshots.set(key, records);
+    if (queued) return; // the write already queued takes this newer snapshot
+    const store = this.store;
+    let operation: 'set' | 'delete' = 'set';
+    this.#serial(key, async () => {
+      const latest = this.#snapshots.get(key) ?? [];
+      this.#snapshots.delete(key);
+      if (latest.length === 0) {
+        operation = 'delete';
+        await withTimeout(store.delete(key), this.storeTimeout, 'session store delete');
+      } else {
+        const expiresAt = Math.max(...latest.map((r) => r.expiresAt));
+        await withTimeout(store.set(key, encodeRecords(latest), expiresAt), this.storeTimeout, 'session store set');
+      }
+    }).catch((error: unknown) => this.#storeError(error, operation));
+  }
+
+  #storeError(error: unknown, operation: 'get' | 'set' | 'delete'): void {
+    this.#counters.storeErrors++;
+    if (this.listenerCount('storeError') > 0) this.emit('storeError', error instanceof Error ? error : new Error(String(error)), operation);
+  }
+}
