@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 
 import { engineScenario } from './engine.js';
 import { loopbackScenario } from './loopback.js';
+import { sTimeScenario } from './s-time.js';
 import { printTable, writeResults, type Row } from './harness.js';
 
 const { values } = parseArgs({
@@ -22,5 +23,6 @@ const scale = Number(values.scale);
 const rows: Row[] = [];
 if (only.has('a')) rows.push(...(await engineScenario(rounds, scale)));
 if (only.has('b')) rows.push(...(await loopbackScenario(rounds, scale)));
+if (only.has('c')) rows.push(...(await sTimeScenario(rounds, scale)));
 printTable(rows);
 console.log(`\nresults: ${writeResults('latest', { rounds, scale, rows })}`);

@@ -138,6 +138,8 @@ export declare class NativeSslConnection {
   feedEOF(): void;
   takeOutput(): Buffer | null;
   pendingOutput(): number;
+  /** Moves pending output straight into `peer`'s input (the in-memory wire); returns bytes moved. */
+  pipeTo(peer: NativeSslConnection): number;
   doHandshake(): number;
   connect(): number;
   accept(): number;

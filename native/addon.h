@@ -47,6 +47,14 @@ class Addon : public Napi::Addon<Addon> {
   // Holds the private symbol under which wrappers keep their JS-side slots (JsSlots).
   Napi::ObjectReference slotsKeyHolder;
 
+  // One zero-length Buffer returned by every read() that found no data (the common case on
+  // every wake-up), instead of allocating one each time. Zero bytes cannot be written to.
+  Napi::Value EmptyBuffer(Napi::Env env) {
+    if (emptyBuffer.IsEmpty()) emptyBuffer = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, 0).As<Napi::Object>());
+    return emptyBuffer.Value();
+  }
+  Napi::ObjectReference emptyBuffer;
+
  private:
   Napi::Value SetClasses(const Napi::CallbackInfo& info);
   Napi::Value OpenSSLVersion(const Napi::CallbackInfo& info);

@@ -33,6 +33,7 @@ Napi::Function SslConnection::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslConnection::FeedEOF>("feedEOF"),
           InstanceMethod<&SslConnection::TakeOutput>("takeOutput"),
           InstanceMethod<&SslConnection::PendingOutput>("pendingOutput"),
+          InstanceMethod<&SslConnection::PipeTo>("pipeTo"),
           InstanceMethod<&SslConnection::DoHandshake>("doHandshake"),
           InstanceMethod<&SslConnection::Connect>("connect"),
           InstanceMethod<&SslConnection::Accept>("accept"),
@@ -108,6 +109,17 @@ SSL* SslConnection::Get(Napi::Env env) const {
   return ssl_.get();
 }
 
+SslConnection* SslConnection::FromValue(Napi::Value value, const char* param) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kConnectionTag)) {
+    ThrowCodedTypeError(env, "ERR_INVALID_ARG_TYPE",
+                        std::string("The \"") + param + "\" argument must be an SslConnection");
+  }
+  SslConnection* conn = Unwrap(value.As<Napi::Object>());
+  conn->Get(env);
+  return conn;
+}
+
 void SslConnection::DeliverSession(Napi::Object session) {
   slots::Get(Env(), Value(), "sessionListener").As<Napi::Function>().Call({session});
 }
@@ -157,6 +169,20 @@ Napi::Value SslConnection::TakeOutput(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value SslConnection::PipeTo(const Napi::CallbackInfo& info) {
+  // The in-memory wire: our output BIO straight into the peer's input BIO, with no JS
+  // Buffer in between (what takeOutput() + feed() do, minus two allocations and crossings).
+  Napi::Env env = info.Env();
+  Get(env);
+  SslConnection* peer = FromValue(info[0], "peer");
+  unsigned char chunk[kReadChunk];
+  size_t moved = 0;
+  for (int n; (n = BIO_read(wbio_, chunk, sizeof(chunk))) > 0; moved += static_cast<size_t>(n)) {
+    if (BIO_write(peer->rbio_, chunk, n) != n) ThrowOpenSSLError(env, "BIO_write failed");
+  }
+  return Napi::Number::New(env, static_cast<double>(moved));
+}
+
 Napi::Value SslConnection::PendingOutput(const Napi::CallbackInfo& info) {
   Get(info.Env());
   return Napi::Number::New(info.Env(), static_cast<double>(BIO_ctrl_pending(wbio_)));
@@ -199,7 +225,7 @@ Napi::Value SslConnection::Read(const Napi::CallbackInfo& info) {
   }
   scope.RethrowPending();
   if (!plain.empty()) return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
-  if (status == SSL_ERROR_WANT_READ || status == SSL_ERROR_WANT_WRITE) return Napi::Buffer<uint8_t>::New(env, 0);
+  if (status == SSL_ERROR_WANT_READ || status == SSL_ERROR_WANT_WRITE) return addon_->EmptyBuffer(env);
   if (status == SSL_ERROR_ZERO_RETURN) return env.Null();  // close_notify received
   ThrowOpenSSLError(env, "the peer closed the connection without close_notify");
 }

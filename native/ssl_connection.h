@@ -15,6 +15,8 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
  public:
   static Napi::Function Init(Napi::Env env, Addon* addon);
   static SslConnection* FromSSL(SSL* ssl) { return static_cast<SslConnection*>(SSL_get_app_data(ssl)); }
+  // Type-tag checked unwrap of an argument; throws ERR_CONNECTION_FREED for a freed one.
+  static SslConnection* FromValue(Napi::Value value, const char* param);
 
   explicit SslConnection(const Napi::CallbackInfo& info);
   ~SslConnection() override;
@@ -33,6 +35,7 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   Napi::Value FeedEOF(const Napi::CallbackInfo& info);
   Napi::Value TakeOutput(const Napi::CallbackInfo& info);
   Napi::Value PendingOutput(const Napi::CallbackInfo& info);
+  Napi::Value PipeTo(const Napi::CallbackInfo& info);
   Napi::Value DoHandshake(const Napi::CallbackInfo& info) { return Step(info, SSL_do_handshake); }
   Napi::Value Connect(const Napi::CallbackInfo& info) { return Step(info, SSL_connect); }
   Napi::Value Accept(const Napi::CallbackInfo& info) { return Step(info, SSL_accept); }

@@ -8,10 +8,7 @@ import type { SslConnection } from '../core/ssl-connection.js';
 
 /** Moves pending ciphertext from `from` to `to`. Returns whether anything moved. */
 export function pipe(from: SslConnection, to: SslConnection): boolean {
-  const out = from.takeOutput();
-  if (out === null) return false;
-  to.feed(out);
-  return true;
+  return from.pipeTo(to) > 0; // native BIO to BIO: no Buffer in between
 }
 
 /**
