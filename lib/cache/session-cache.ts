@@ -33,6 +33,9 @@ import type {
   SessionTrust,
 } from './types.js';
 
+/** Property carrying a handed-out value's origin (see evictValue). */
+const ORIGIN = Symbol('openssl-session cache origin');
+
 export type * from './types.js';
 
 interface Entry<V> {
@@ -67,7 +70,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   /** Peers in LRU order (least recent first); each pool newest first. */
   readonly #peers = new Map<string, Entry<V>[]>();
   /** Where each handed-out value came from, to evict it when its connection fails. */
-  readonly #origins = new WeakMap<V, { key: string; entry: Entry<V> }>();
+  // Where a value handed out by get() came from (for evictValue) travels on the value itself
+  // under ORIGIN: a WeakMap of every handed-out value cost ~3 µs per get (V8 ephemerons).
   readonly #chains = new Map<string, Promise<void>>();
   /** Memory state of a key newer than its store record, waiting to be written. */
   readonly #snapshots = new Map<string, SessionRecord[]>();
@@ -245,9 +249,10 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
    * left the cache when taken, so this only matters for reusable (TLS 1.2) sessions.
    */
   evictValue(value: V): boolean {
-    const origin = this.#origins.get(value);
+    const carrier = value as unknown as { [ORIGIN]?: { cache: object; key: string; entry: Entry<V> } };
+    const origin = carrier[ORIGIN]?.cache === this ? carrier[ORIGIN] : undefined;
     if (origin === undefined) return false;
-    this.#origins.delete(value);
+    delete carrier[ORIGIN];
     const entries = this.#peers.get(origin.key);
     if (!entries || !entries.includes(origin.entry)) return false;
     this.#remove(origin.key, entries, origin.entry, 'error');
@@ -299,7 +304,23 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     return best;
   }
 
-  #take(key: string, source: HitInfo['source']): V | undefined {
+  /**
+   * For engines that copy what they need at once (SSL_set_session takes its own reference):
+   * like getSync(), but a reusable (TLS 1.2) session is lent, not shared — the caller must
+   * use it before returning and neither keep nor release it. `owned` says whether the value
+   * was handed over instead (a TLS 1.3 ticket: the caller releases it).
+   */
+  protected borrowSync(key: string, countMiss = true): { value: V; owned: boolean } | undefined {
+    if (this.#disposed) return undefined;
+    this.#maybeSweep();
+    const taken = this.#take(key, 'memory', true);
+    if (taken === undefined && countMiss) this.#miss(key);
+    return taken === undefined ? undefined : { value: taken, owned: this.#lastTakeOwned };
+  }
+
+  #lastTakeOwned = false;
+
+  #take(key: string, source: HitInfo['source'], borrow = false): V | undefined {
     const entries = this.#peers.get(key);
     if (!entries) return undefined;
     this.#expirePeer(key, entries);
@@ -319,12 +340,13 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
         this.#persist(key);
         continue;
       }
+      this.#lastTakeOwned = entry.singleUse || !borrow;
       if (entry.singleUse) {
         entries.shift();
         entry.value = undefined; // handed over
         this.#counters.ticketsTaken++;
         this.#persist(key);
-      } else {
+      } else if (!borrow) {
         value = this.adapter.share(value);
       }
       if (entries.length === 0) this.#peers.delete(key);
@@ -332,16 +354,19 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
         this.#peers.delete(key);
         this.#peers.set(key, entries);
       }
-      this.#origins.set(value, { key, entry });
+      (value as unknown as { [ORIGIN]?: unknown })[ORIGIN] = { cache: this, key, entry };
       this.#counters.hits++;
-      this.emit('hit', key, { source, protocol: versionName(entry.protocol), singleUse: entry.singleUse, remaining: entries.length });
+      // The info object is built only for listeners: get() is the hot path.
+      if (this.listenerCount('hit') > 0) {
+        this.emit('hit', key, { source, protocol: versionName(entry.protocol), singleUse: entry.singleUse, remaining: entries.length });
+      }
       return value;
     }
   }
 
   #miss(key: string): void {
     this.#counters.misses++;
-    this.emit('miss', key);
+    if (this.listenerCount('miss') > 0) this.emit('miss', key);
   }
 
   #refuse(value: V): false {
@@ -364,6 +389,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   #expirePeer(key: string, entries: Entry<V>[]): number {
     const now = this.#now();
+    if (entries.every((e) => e.expiresAt > now)) return 0; // the common case, no allocation
     const expired = entries.filter((e) => e.expiresAt <= now);
     for (const entry of expired) this.#remove(key, entries, entry, 'expired');
     return expired.length;

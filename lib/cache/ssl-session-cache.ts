@@ -144,12 +144,27 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
    * one, from memory first, then the store. Resolves whether it did; never rejects.
    */
   async offer(key: string, connection: SslConnection): Promise<boolean> {
+    if (this.#offerFromMemory(key, connection, false)) return true; // memory first, without a handle
     return this.#apply(await this.get(key), connection);
   }
 
-  /** offer() from memory only, synchronously. */
+  /** offer() from memory only, synchronously (no handle is created for a TLS 1.2 session: it is lent to SSL_set_session). */
   offerSync(key: string, connection: SslConnection): boolean {
-    return this.#apply(this.getSync(key), connection);
+    return this.#offerFromMemory(key, connection, true);
+  }
+
+  #offerFromMemory(key: string, connection: SslConnection, countMiss: boolean): boolean {
+    const taken = this.borrowSync(key, countMiss);
+    if (taken === undefined) return false;
+    if (taken.owned) return this.#apply(taken.value, connection);
+    try {
+      if (connection.freed) return false;
+      connection.setSession(taken.value); // OpenSSL takes its own reference; the cache keeps its handle
+      this.#offered.set(connection, taken.value);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #apply(session: SslSession | undefined, connection: SslConnection): boolean {

@@ -185,7 +185,16 @@ export class TlsSocket extends DuplexStream {
   #onData(chunk: Buffer): void {
     if (this.destroyed || this.connection.freed) return;
     this.connection.feed(chunk);
-    this.#drive();
+    // Everything this step writes (the next handshake flight, replies a 'secure' or 'data'
+    // listener writes synchronously, close_notify) leaves in one writev: corked only for
+    // this synchronous step, so nothing waits for a later tick.
+    const corkable = this.socket as { cork?: () => void; uncork?: () => void };
+    corkable.cork?.();
+    try {
+      this.#drive();
+    } finally {
+      corkable.uncork?.();
+    }
   }
 
   #onPeerEnd(): void {
