@@ -277,6 +277,8 @@ export class TlsSocket extends DuplexStream {
 
   #fail(error: unknown): void {
     if (!this.connection.freed) this.#flush(); // deliver our alert to the peer
+    // ...now: destroy() discards writes still corked by #onData.
+    (this.socket as { uncork?: () => void }).uncork?.();
     this.destroy(error as Error);
   }
 
@@ -371,6 +373,8 @@ export class TlsSocket extends DuplexStream {
         // nothing more to say to this peer
       }
     }
+    // A listener may write and destroy within one corked step (#onData): send what it wrote.
+    (this.socket as { uncork?: () => void }).uncork?.();
     this.socket.destroy();
     // No session can arrive after close. Dropping the native listener also breaks the cycle
     // native connection -> (strong ref) listener -> this -> connection, which GC cannot see
