@@ -1,7 +1,10 @@
 /**
  * Scenario (e): RSS over 100 k resumed handshakes (in memory, TLS 1.2 ticket). Flat means
  * no leak: every SSL, BIO and SSL_SESSION of a connection is freed. Reports RSS every 10 k
- * and the growth across the last half.
+ * and the growth across the last half. The loop yields to the event loop every 1,000
+ * handshakes, as any server does: node runs N-API finalizers (which free the wrappers' C++
+ * objects, ~550 B per handshake) from the event loop, so a loop that never yields grows
+ * until it does (measured: +5 MiB per 10 k without yielding, flat with it).
  */
 import { contexts, oneConnection } from './engine.js';
 
@@ -13,7 +16,7 @@ export interface RssResult {
   seconds: number;
 }
 
-export function rssScenario(scale: number): RssResult {
+export async function rssScenario(scale: number): Promise<RssResult> {
   const total = Math.max(10_000, Math.round(100_000 * scale));
   const step = total / 10;
   const { client, server } = contexts('tls1.2', 'ticket');
@@ -24,6 +27,7 @@ export function rssScenario(scale: number): RssResult {
     const next = oneConnection(client, server, session, true);
     session?.dispose();
     session = next;
+    if (i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
     if (i % step === 0) samples.push(process.memoryUsage.rss() / 2 ** 20);
   }
   session?.dispose();

@@ -27,6 +27,6 @@ if (only.has('a')) rows.push(...(await engineScenario(rounds, scale)));
 if (only.has('b')) rows.push(...(await loopbackScenario(rounds, scale)));
 if (only.has('c')) rows.push(...(await sTimeScenario(rounds, scale)));
 if (only.has('d')) rows.push(...(await cacheScenario(rounds, scale)));
-const rss: RssResult | undefined = only.has('e') ? rssScenario(scale) : undefined;
+const rss: RssResult | undefined = only.has('e') ? await rssScenario(scale) : undefined;
 printTable(rows);
 console.log(`\nresults: ${writeResults('latest', { rounds, scale, rows, rss })}`);
