@@ -25,7 +25,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startSServer(protocol: Protocol, resumption: Resumption): Promise<{ port: number; stop: () => void }> {
+export async function startSServer(protocol: Protocol, resumption: Resumption): Promise<{ port: number; stop: () => void }> {
   const { cert, key } = benchCertificate();
   const dir = mkdtempSync(join(tmpdir(), 'oss-stime-'));
   writeFileSync(join(dir, 'cert.pem'), cert);
@@ -66,7 +66,7 @@ function runSTime(port: number, protocol: Protocol, resumption: Resumption, seco
   });
 }
 
-async function runOursAgainst(port: number, protocol: Protocol, resumption: Resumption, seconds: number): Promise<Sample> {
+export async function runOursAgainst(port: number, protocol: Protocol, resumption: Resumption, seconds: number): Promise<Sample> {
   const version = protocol === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2';
   const context = new SslContext('client', { minVersion: version, maxVersion: version });
   const resume = resumption !== 'full';
