@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', 'coverage/', '**/*.cjs'] },
+  { ignores: ['dist/', 'build/', 'prebuilds/', 'docs/api/', 'node_modules/', 'coverage/', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -68,3 +68,4 @@ export {
 export { NodeSessionCache, withSessionCache, type NodeKeyOptions, type NodeSessionCacheOptions } from './interop/tls-session-cache.js';
 export { SessionCacheAgent, type SessionCacheAgentOptions } from './interop/https-agent.js';
 export * as lab from './lab/index.js';
+export { WARNING_CODES, configureWarnings, warningEnabled, type WarningCode } from './guard-rails.js';

@@ -2,6 +2,7 @@
  * The ONLY module that loads the native addon (through `bindings`), and the typed
  * declarations of what it exports. Everything else imports `binding` from here.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -248,36 +249,93 @@ export interface NativeBinding {
   MAX_SID_CTX_LENGTH: number;
 }
 
-/** Package root: lib/ (sources under vitest) and dist/ (compiled) both sit one level down. */
-export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The package root: the nearest directory above this file whose package.json is ours. This file
+ * sits at lib/native.ts (sources), dist/native.js (ESM build) or dist/cjs/native.js (CommonJS
+ * build, under a package.json that only says "type": "commonjs"; scripts/build-dist.cjs turns
+ * `import.meta.url` into its CommonJS equivalent there).
+ */
+function findPackageRoot(from: string): string {
+  for (let dir = dirname(from); ;) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (manifest.name === 'openssl-session') return dir;
+    } catch {
+      // no (readable) package.json here: keep walking up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return join(dirname(from), '..');
+    dir = parent;
+  }
+}
+
+/** Package root: lib/ (sources under vitest), dist/ (ESM) and dist/cjs/ (CommonJS) sit below it. */
+export const packageRoot = findPackageRoot(fileURLToPath(import.meta.url));
+
+/** Where the addon may be, in the order tried: a prebuild (prebuildify) first, then cmake-js' builds. */
+export const addonCandidates: readonly string[] = [
+  join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'openssl_session.node'),
+  join(packageRoot, 'build', 'Release', 'openssl_session.node'),
+  join(packageRoot, 'build', 'Debug', 'openssl_session.node'),
+];
+
+/** The file the addon was loaded from (one of {@link addonCandidates}). */
+export let addonPath = '';
 
 function load(): NativeBinding {
-  const require = createRequire(import.meta.url);
-  const bindings = require('bindings') as (opts: Record<string, unknown>) => unknown;
-  try {
-    return bindings({
-      bindings: 'openssl_session.node',
-      module_root: packageRoot,
-      // prebuilds/<platform>-<arch>/ (prebuildify) first, then cmake-js' build dirs.
-      try: [
-        ['module_root', 'prebuilds', 'platform_arch', 'bindings'],
-        ['module_root', 'build', 'Release', 'bindings'],
-        ['module_root', 'build', 'Debug', 'bindings'],
-      ],
-      platform_arch: `${process.platform}-${process.arch}`,
-    }) as NativeBinding;
-  } catch (cause) {
-    const runtime = process.versions.openssl
-      ? `this node runs OpenSSL ${process.versions.openssl}`
-      : 'this runtime exports no OpenSSL (Electron/BoringSSL is not supported)';
+  if (process.versions.electron !== undefined || !/^[3-9]\./.test(process.versions.openssl ?? '')) {
+    // The addon takes every OpenSSL 3 symbol from the running process: without them it would
+    // load and then abort at its first call, so refuse here with a message instead.
     throw new Error(
-      `openssl-session: could not load the native addon (${runtime}). Looked in ` +
-        `${join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)} and ` +
-        `${join(packageRoot, 'build', 'Release')}; run \`npm rebuild openssl-session\` ` +
-        `(needs cmake and a C++17 compiler).`,
-      { cause },
+      `openssl-session needs a Node.js runtime built with OpenSSL 3 (this one reports ` +
+        `${process.versions.electron ? `Electron ${process.versions.electron}, which uses BoringSSL` : `OpenSSL ${process.versions.openssl ?? 'none'}`}).`,
     );
   }
+  const require = createRequire(import.meta.url);
+  const bindings = require('bindings') as (opts: Record<string, unknown>) => unknown;
+  // bindings resolves each place (`path: true`), then we load it ourselves, so that a prebuild
+  // that exists but cannot load here (another libc, a corrupt download) falls through to a
+  // source build instead of hiding it.
+  const places = [
+    ['module_root', 'prebuilds', 'platform_arch', 'bindings'],
+    ['module_root', 'build', 'Release', 'bindings'],
+    ['module_root', 'build', 'Debug', 'bindings'],
+  ];
+  const failures: string[] = [];
+  let cause: unknown;
+  for (const place of places) {
+    let file: string;
+    try {
+      file = bindings({
+        bindings: 'openssl_session.node',
+        module_root: packageRoot,
+        try: [place],
+        platform_arch: `${process.platform}-${process.arch}`,
+        path: true,
+      }) as string;
+    } catch {
+      continue; // nothing there
+    }
+    try {
+      const loaded = require(file) as NativeBinding;
+      addonPath = file;
+      return loaded;
+    } catch (error) {
+      cause ??= error;
+      failures.push(`${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    }
+  }
+  const prebuildDir = dirname(addonCandidates[0]!);
+  const buildDir = dirname(addonCandidates[1]!);
+  throw new Error(
+    `openssl-session: could not load the native addon for ${process.platform}-${process.arch} ` +
+      `(node ${process.version}, OpenSSL ${process.versions.openssl}). Looked in ${prebuildDir} ` +
+      `(prebuilt) and ${buildDir} (built from source): ` +
+      (failures.length > 0 ? `found but could not load ${failures.join('; ')}. ` : 'no openssl_session.node there. ') +
+      `Fix: run \`npm rebuild openssl-session\` (builds from source with cmake-js: needs CMake >= 3.15 ` +
+      `and a C++17 compiler), or in a checkout \`npx cmake-js compile\`.`,
+    { cause },
+  );
 }
 
 /** The loaded addon. */

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 
 import { VERSION, versionName } from '../constants.js';
 import { invalidArgType, validateInteger } from '../errors.js';
+import { cacheStored, warningsOn } from '../guard-rails.js';
 import { type SessionStore, withTimeout } from '../stores/store.js';
 import type { SessionAdapter, SessionMeta } from './adapters.js';
 import { keyInfo, sessionKey, type SessionKeyOptions } from './key.js';
@@ -198,6 +199,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     }
     const now = this.#now();
     const { expiresAt, expiresBy } = this.#expiry(meta);
+    if (!meta.resumable) cacheStored(this, key, value, false); // guard-rail: a TLS 1.3 session taken too early?
     if (!meta.resumable || expiresAt <= now) return this.#refuse(value);
     this.#maybeSweep();
     const existing = this.#peers.get(key);
@@ -231,6 +233,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       for (const entry of [...pool]) this.#remove(lru, pool, entry, 'lru');
     }
     this.#persist(key);
+    if (warningsOn) cacheStored(this, key, value, true); // guard-rail: mixed trust configurations
     return true;
   }
 

@@ -5,6 +5,7 @@
  */
 import { SHUTDOWN } from '../constants.js';
 import { invalidArgType, validateBytes, validateFunctionOrNull, validateInteger, validateString } from '../errors.js';
+import * as guard from '../guard-rails.js';
 import { binding } from '../native.js';
 import type { SslContext } from './ssl-context.js';
 import type { SslSession } from './ssl-session.js';
@@ -19,9 +20,12 @@ import type { SslSession } from './ssl-session.js';
  * OpenSSLError carrying OpenSSL's reason (and `verifyError` for certificate failures).
  */
 export class SslConnection extends binding.SslConnection {
+  readonly #context: SslContext; // for the guard-rail warnings (lib/guard-rails.ts)
+
   constructor(context: SslContext) {
     if (!(context instanceof binding.SslContext)) throw invalidArgType('context', 'an SslContext', context);
     super(context);
+    this.#context = context;
   }
 
   /** BIO_write on the network-side BIO: bytes received from the peer. */
@@ -31,13 +35,42 @@ export class SslConnection extends binding.SslConnection {
 
   /** SSL_write: returns bytes accepted (all of them once the handshake is done), 0 if it must wait. */
   override write(plaintext: Uint8Array): number {
-    return super.write(validateBytes(plaintext, 'plaintext'));
+    try {
+      return super.write(validateBytes(plaintext, 'plaintext'));
+    } catch (error) {
+      guard.settled(this);
+      throw error;
+    }
+  }
+
+  /** SSL_read: the plaintext available now (empty: none yet), or null once close_notify arrived. */
+  override read(): Buffer | null {
+    try {
+      return super.read();
+    } catch (error) {
+      guard.settled(this); // a failed connection lost its session already: no guard-rail warning
+      throw error;
+    }
+  }
+
+  /** SSL_shutdown: sends close_notify; 1 once both sides sent theirs, 0 when ours went first. */
+  override shutdown(): number {
+    guard.settled(this);
+    return super.shutdown();
+  }
+
+  /** SSL_free now; later calls throw ERR_CONNECTION_FREED. */
+  override free(): void {
+    guard.beforeFree(this);
+    super.free();
   }
 
   /** SSL_do_handshake; see the class doc for the result. */
   override doHandshake(): number {
     try {
-      return super.doHandshake();
+      const status = super.doHandshake();
+      if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
+      return status;
     } catch (error) {
       throw this.#withVerifyError(error);
     }
@@ -46,7 +79,9 @@ export class SslConnection extends binding.SslConnection {
   /** SSL_connect (client side of doHandshake). */
   override connect(): number {
     try {
-      return super.connect();
+      const status = super.connect();
+      if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
+      return status;
     } catch (error) {
       throw this.#withVerifyError(error);
     }
@@ -55,7 +90,9 @@ export class SslConnection extends binding.SslConnection {
   /** SSL_accept (server side of doHandshake). */
   override accept(): number {
     try {
-      return super.accept();
+      const status = super.accept();
+      if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
+      return status;
     } catch (error) {
       throw this.#withVerifyError(error);
     }
@@ -67,6 +104,7 @@ export class SslConnection extends binding.SslConnection {
    */
   override setSession(session: SslSession | null): void {
     if (session !== null && !(session instanceof binding.SslSession)) throw invalidArgType('session', 'an SslSession or null', session);
+    guard.sessionOffered(session);
     super.setSession(session);
   }
 
@@ -77,12 +115,15 @@ export class SslConnection extends binding.SslConnection {
    * before taking it, and check `isResumable()`.
    */
   override get1Session(): SslSession | null {
-    return super.get1Session() as SslSession | null;
+    const session = super.get1Session() as SslSession | null;
+    if (guard.warningsOn) guard.sessionTaken(this, session);
+    return session;
   }
 
   /** SSL_set_shutdown: SHUTDOWN.SENT | SHUTDOWN.RECEIVED marks the connection as cleanly closed. */
   override setShutdown(flags: number): void {
     super.setShutdown(validateInteger(flags, 'flags', 0, SHUTDOWN.SENT | SHUTDOWN.RECEIVED));
+    if (flags & SHUTDOWN.SENT) guard.settled(this);
   }
 
   /** SSL_set_quiet_shutdown: skip sending close_notify, and treat the connection as closed cleanly. */
@@ -118,6 +159,7 @@ export class SslConnection extends binding.SslConnection {
   }
 
   #withVerifyError(error: unknown): unknown {
+    guard.settled(this);
     if (error instanceof Error && (error as { code?: string }).code === 'ERR_SSL_CERTIFICATE_VERIFY_FAILED' && !this.freed) {
       const reason = this.verifyResultString();
       Object.assign(error, { verifyError: reason, message: `${error.message}: ${reason}` });
