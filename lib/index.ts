@@ -60,7 +60,10 @@ export {
   EncryptedStore,
   FileStore,
   MemoryStore,
+  RedisStore,
   encryptStore,
+  type RedisStoreOptions,
+  type RedisStoreStats,
   type FileStoreOptions,
   type MemoryStoreOptions,
   type SessionStore,
@@ -69,3 +72,15 @@ export { NodeSessionCache, withSessionCache, type NodeKeyOptions, type NodeSessi
 export { SessionCacheAgent, type SessionCacheAgentOptions } from './interop/https-agent.js';
 export * as lab from './lab/index.js';
 export { WARNING_CODES, configureWarnings, warningEnabled, type WarningCode } from './guard-rails.js';
+export { clientHelloPending, type ClientHelloCallback, type ClientHelloInfo } from './core/ssl-context.js';
+export {
+  ServerSessionCache,
+  TicketKeys,
+  defaultSessionIdContext,
+  type ServerSessionCacheOptions,
+  type ServerSessionCacheStats,
+  type SharedTicketKeysOptions,
+  type TicketKeyInfo,
+  type TicketKeysOptions,
+  type TicketKeysStats,
+} from './server/index.js';

@@ -7,9 +7,11 @@
 #include "ssl_connection.h"
 #include "session_counter.h"
 #include "ssl_session.h"
+#include "ticket_keys.h"
 
 // The session callbacks, their reference-ownership contract and the cache-lock rules are in
-// ssl_context_callbacks.cc.
+// ssl_context_callbacks.cc; the server-side methods of issue 5 (client hello callback, ticket
+// keys, trust digest) in ssl_context_server.cc.
 
 namespace ossl {
 namespace {
@@ -70,6 +72,9 @@ Napi::Function SslContext::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslContext::SessNewCb>("sessSetNewCb"),
           InstanceMethod<&SslContext::SessRemoveCb>("sessSetRemoveCb"),
           InstanceMethod<&SslContext::SessGetCb>("sessSetGetCb"),
+          InstanceMethod<&SslContext::SetClientHelloCb>("setClientHelloCb"),
+          InstanceMethod<&SslContext::SetTicketKeys>("setTicketKeys"),
+          InstanceMethod<&SslContext::TrustDigest>("trustDigest"),
           InstanceMethod<&SslContext::Close>("close"),
           StaticMethod<&DebugSessionCounts>("debugSessionCounts"),
       });
@@ -78,6 +83,9 @@ Napi::Function SslContext::Init(Napi::Env env, Addon* addon) {
   Napi::Object prototype = ctor.Get("prototype").As<Napi::Object>();
   prototype.DefineProperty(Napi::PropertyDescriptor::Accessor<&SslContext::Closed>("closed"));
   prototype.DefineProperty(Napi::PropertyDescriptor::Accessor<&SslContext::IsServerGetter>("isServer"));
+  // The TicketKeys class travels as a static of SslContext (its only user), so module init
+  // (addon.cc) needs no change; lib/server/ticket-keys.ts picks it up from there.
+  ctor.DefineProperty(Napi::PropertyDescriptor::Value("TicketKeys", TicketKeys::Init(env, addon), napi_default));
   addon->contextConstructor = Napi::Persistent(ctor);
   return ctor;
 }
@@ -111,6 +119,11 @@ void SslContext::Release() {
   SSL_CTX_sess_set_new_cb(ctx, nullptr);
   SSL_CTX_sess_set_remove_cb(ctx, nullptr);
   SSL_CTX_sess_set_get_cb(ctx, nullptr);
+  SSL_CTX_set_client_hello_cb(ctx, nullptr, nullptr);
+  // Without our callback a connection still running uses OpenSSL's own per-SSL_CTX ticket
+  // keys: nothing a fleet could resume, but nothing broken either.
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
+  ticketKeys_.reset();
   // Connections still alive keep the SSL_CTX (SSL_new up-ref'd it); OpenSSL frees it with
   // the last one. The ALPN callback's arg stays valid: each connection holds this wrapper.
   ctx_.reset();
@@ -441,7 +454,7 @@ Napi::Value SslContext::Close(const Napi::CallbackInfo& info) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_CTX_get_session_cache_mode(ctx) | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   Release();
   // Drop the callbacks now: a closed context calls none, and they may close over it.
-  hasNewCb_ = hasRemoveCb_ = hasGetCb_ = false;
+  hasNewCb_ = hasRemoveCb_ = hasGetCb_ = hasClientHelloCb_ = false;
   slots::Clear(env, Value());
   scope.RethrowPending();
   return env.Undefined();

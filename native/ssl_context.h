@@ -4,12 +4,15 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <string>
 
 #include "addon.h"
 #include "openssl_ptr.h"
 
 namespace ossl {
+
+class TicketKeyRing;
 
 class SslContext : public Napi::ObjectWrap<SslContext> {
  public:
@@ -64,6 +67,10 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   Napi::Value SessNewCb(const Napi::CallbackInfo& info);
   Napi::Value SessRemoveCb(const Napi::CallbackInfo& info);
   Napi::Value SessGetCb(const Napi::CallbackInfo& info);
+  // Server side: async lookups (client hello callback), ticket keys, trust digest
+  Napi::Value SetClientHelloCb(const Napi::CallbackInfo& info);
+  Napi::Value SetTicketKeys(const Napi::CallbackInfo& info);
+  Napi::Value TrustDigest(const Napi::CallbackInfo& info);
   // Lifetime
   Napi::Value Close(const Napi::CallbackInfo& info);
   static Napi::Value Closed(const Napi::CallbackInfo& info);
@@ -75,6 +82,9 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
   static void OnRemoveSession(SSL_CTX* ctx, SSL_SESSION* session);
   static SSL_SESSION* OnGetSession(SSL* ssl, const unsigned char* id, int len, int* copy);
+  static int OnClientHello(SSL* ssl, int* alert, void* arg);
+  static int OnTicketKey(SSL* ssl, unsigned char* keyName, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                         EVP_MAC_CTX* mac, int encrypt);
   static int OnAlpnSelect(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                           const unsigned char* in, unsigned int inlen, void* arg);
 
@@ -89,6 +99,10 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   bool hasNewCb_ = false;
   bool hasRemoveCb_ = false;
   bool hasGetCb_ = false;
+  bool hasClientHelloCb_ = false;
+  // Session ticket keys (SSL_CTX_set_tlsext_ticket_key_evp_cb); shared with the TicketKeys
+  // object that made them, whose JS object sits in our slots ("ticketKeys") for its clock.
+  std::shared_ptr<TicketKeyRing> ticketKeys_;
 };
 
 }  // namespace ossl

@@ -13,7 +13,8 @@ import {
   validateInteger,
   validateString,
 } from '../errors.js';
-import { binding, type NativeSslSession, type SessionCacheStats } from '../native.js';
+import { binding, type NativeSslConnection, type NativeSslSession, type SessionCacheStats } from '../native.js';
+import type { TicketKeys } from '../server/ticket-keys.js';
 import type { SslConnection } from './ssl-connection.js';
 // A value import (not `import type`): evaluating ssl-session.ts registers the SslSession
 // class with the addon, so sessions made in C++ are instances of it. Every path needs a context.
@@ -80,6 +81,62 @@ export type RemoveSessionCallback = (session: SslSession) => void;
  */
 export type GetSessionCallback = (id: Buffer, connection: SslConnection | null) => SslSession | null | undefined;
 
+/**
+ * What a ClientHello says, as the client hello callback sees it (before OpenSSL negotiates the
+ * version or looks up a session): copies, yours to keep.
+ */
+export interface ClientHelloInfo {
+  /** The legacy session id (SSL_client_hello_get0_session_id): a TLS 1.2 session to resume, or 32 random bytes / empty. */
+  sessionId: Buffer;
+  /** TLS 1.3 pre_shared_key identities in offer order: tickets (stateless) or session ids (stateful, 32 bytes). */
+  pskIdentities: Buffer[];
+  /** Whether the client offers a TLS 1.2 session ticket (a non-empty session_ticket extension). */
+  hasTicket: boolean;
+  /** supported_versions the client lists (e.g. 0x0304, 0x0303); empty for a TLS 1.2-only client. */
+  supportedVersions: number[];
+  /** The SNI host name, or null. */
+  servername: string | null;
+  /** Every extension type present (SSL_client_hello_get1_extensions_present), in the client's order. */
+  extensions: number[];
+}
+
+/**
+ * Server-side ClientHello hook (SSL_CTX_set_client_hello_cb). Return nothing to go on, or a
+ * promise to PAUSE the handshake until it settles: the connection's step then returns
+ * `SSL_ERROR.WANT_CLIENT_HELLO_CB`, the driver waits for `clientHelloPending(connection)` and
+ * steps again. A rejected promise (or a throw) fails the handshake with that error.
+ */
+export type ClientHelloCallback = (connection: SslConnection, hello: ClientHelloInfo) => void | PromiseLike<void>;
+
+// SSL_CLIENT_HELLO_SUCCESS and _RETRY (ssl.h; OpenSSL's stable API since 1.1.1). Failures are
+// thrown instead of returning SSL_CLIENT_HELLO_ERROR (0): the native callback records the
+// exception, answers ERROR with an internal_error alert, and the step rethrows it.
+const CLIENT_HELLO_SUCCESS = 1;
+const CLIENT_HELLO_RETRY = -1;
+
+interface PendingClientHello {
+  /** Resolves (never rejects) when the callback's promise settled. */
+  readonly done: Promise<void>;
+  settled: boolean;
+  failed: boolean;
+  error: unknown;
+}
+
+/** Paused handshakes, by connection (the connection's own JS object: GC drops the entry with it). */
+const pendingClientHellos = new WeakMap<object, PendingClientHello>();
+
+/**
+ * The promise a handshake paused by an async `onClientHello` callback waits for: when a step
+ * returns `SSL_ERROR.WANT_CLIENT_HELLO_CB`, wait for it, then call `doHandshake()` again.
+ * Resolves (never rejects; a failure surfaces from that next step). Null when the connection
+ * is not paused. Stepping again before it resolves is harmless: the step reports
+ * WANT_CLIENT_HELLO_CB again.
+ */
+export function clientHelloPending(connection: SslConnection): Promise<void> | null {
+  const pending = pendingClientHellos.get(connection);
+  return pending === undefined ? null : pending.done;
+}
+
 function protoVersion(value: ProtocolVersion, name: string): number {
   const number = versionNumber(value);
   if (number === undefined) throw outOfRange(name, "'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3' or a version number", value);
@@ -99,6 +156,15 @@ function alpnWire(protocols: readonly string[]): Buffer {
 function sessionArg(value: unknown, name: string): SslSession {
   if (!(value instanceof SslSession)) throw invalidArgType(name, 'an SslSession', value);
   return value as SslSession;
+}
+
+// The server-side additions of this file's native methods, merged into native.ts' declarations.
+declare module '../native.js' {
+  interface NativeSslContext {
+    setClientHelloCb(cb: ((connection: NativeSslConnection, hello: ClientHelloInfo) => number) | null): void;
+    setTicketKeys(keys: object | null): void;
+    trustDigest(): Buffer;
+  }
 }
 
 /**
@@ -360,6 +426,67 @@ export class SslContext extends binding.SslContext {
       if (found === null || found === undefined) return null;
       return sessionArg(found, 'onGetSession() result');
     });
+  }
+
+  /**
+   * SSL_CTX_set_client_hello_cb: `callback` runs once per ClientHello, before OpenSSL picks the
+   * version or looks up a session (servers only; `null` unsets). Returning a promise pauses the
+   * handshake without blocking anything: the step returns `SSL_ERROR.WANT_CLIENT_HELLO_CB`
+   * (OpenSSL's SSL_CLIENT_HELLO_RETRY) and OpenSSL keeps the parsed ClientHello; once the promise
+   * settles (`clientHelloPending(connection)`), the next `doHandshake()` carries on from there —
+   * the callback is not called again for that ClientHello. A rejection (or a throw) fails the
+   * handshake: OpenSSL sends an alert and the step throws the error. A HelloRetryRequest brings a
+   * second ClientHello and a second call. This is what lets ServerSessionCache fetch a session
+   * from a remote store before OpenSSL asks `onGetSession` for it.
+   */
+  onClientHello(callback: ClientHelloCallback | null): void {
+    validateFunctionOrNull(callback, 'callback');
+    if (!this.isServer) throw invalidArgType('this', "a 'server' SslContext (client hello callbacks run on servers)", 'a client context');
+    if (callback === null) {
+      this.setClientHelloCb(null);
+      return;
+    }
+    this.setClientHelloCb((native, hello) => {
+      const connection = native as SslConnection;
+      const pending = pendingClientHellos.get(connection);
+      if (pending !== undefined) {
+        if (!pending.settled) return CLIENT_HELLO_RETRY; // stepped again while still waiting
+        pendingClientHellos.delete(connection);
+        if (pending.failed) throw pending.error; // OpenSSL sends internal_error; the step rethrows this
+        return CLIENT_HELLO_SUCCESS;
+      }
+      const result = callback(connection, hello);
+      if (result === undefined || result === null || typeof (result as PromiseLike<void>).then !== 'function') return CLIENT_HELLO_SUCCESS;
+      const state: { settled: boolean; failed: boolean; error: unknown } = { settled: false, failed: false, error: undefined };
+      const done = Promise.resolve(result).then(
+        () => {
+          state.settled = true;
+        },
+        (error: unknown) => {
+          Object.assign(state, { settled: true, failed: true, error });
+        },
+      );
+      pendingClientHellos.set(connection, Object.assign(state, { done }));
+      return CLIENT_HELLO_RETRY;
+    });
+  }
+
+  /**
+   * Session ticket keys for this (server) context: SSL_CTX_set_tlsext_ticket_key_evp_cb with
+   * `keys` (see TicketKeys: rotation, shared by a fleet). `null` goes back to OpenSSL's own
+   * random per-context keys (so does `undefined`). One TicketKeys may serve several contexts.
+   */
+  override setTicketKeys(keys: TicketKeys | null): void {
+    if (keys !== null && keys !== undefined && typeof keys !== 'object') throw invalidArgType('keys', 'a TicketKeys or null', keys);
+    super.setTicketKeys(keys ?? null); // the native side checks it is a TicketKeys
+  }
+
+  /**
+   * SHA-256 over the certificate chain this context presents and its trust settings (verify
+   * mode and depth, every CA in its store): ServerSessionCache's default session id context.
+   */
+  override trustDigest(): Buffer {
+    return super.trustDigest();
   }
 
   /**

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { Duplex as DuplexStream } from 'node:stream';
 
 import { SHUTDOWN, SSL_ERROR } from '../constants.js';
+import { clientHelloPending } from '../core/ssl-context.js';
 import type { SslConnection } from '../core/ssl-connection.js';
 import type { SslSession } from '../core/ssl-session.js';
 
@@ -49,6 +50,7 @@ export class TlsSocket extends DuplexStream {
   readonly connection: SslConnection;
   /** The ciphertext transport. */
   readonly socket: Duplex;
+  #waitingForClientHello = false;
   #secure = false;
   #peerEnded = false;
   #closeNotifyReceived = false;
@@ -245,6 +247,10 @@ export class TlsSocket extends DuplexStream {
         this.#fail(error);
         return;
       }
+      if (status === SSL_ERROR.WANT_CLIENT_HELLO_CB) {
+        this.#awaitClientHello();
+        return;
+      }
       if (status !== SSL_ERROR.NONE) return;
       this.#secure = true;
       clearTimeout(this.#timer);
@@ -273,6 +279,32 @@ export class TlsSocket extends DuplexStream {
       if (!this.push(data)) (this.socket as { pause?: () => void }).pause?.();
     }
     if (this.#pending.length > 0 && !this.destroyed) this.#writePending();
+  }
+
+  /**
+   * The server's ClientHello callback paused the handshake (an async session lookup): step again
+   * once clientHelloPending() resolves. Bytes arriving meanwhile are fed and stepped as usual
+   * (the step reports WANT_CLIENT_HELLO_CB again); the handshake timeout keeps running.
+   */
+  #awaitClientHello(): void {
+    if (this.#waitingForClientHello) return;
+    const pending = clientHelloPending(this.connection);
+    if (pending === null) {
+      this.#fail(tlsError('ERR_TLS_INTERNAL', 'the handshake paused for a client hello callback that is not pending'));
+      return;
+    }
+    this.#waitingForClientHello = true;
+    void pending.then(() => {
+      this.#waitingForClientHello = false;
+      if (this.destroyed || this.connection.freed) return;
+      const corkable = this.socket as { cork?: () => void; uncork?: () => void };
+      corkable.cork?.();
+      try {
+        this.#drive();
+      } finally {
+        corkable.uncork?.();
+      }
+    });
   }
 
   #fail(error: unknown): void {

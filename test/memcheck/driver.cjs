@@ -565,6 +565,179 @@ function callbacks() {
   }
 }
 
+/**
+ * Server side (issue 5): the client hello callback pausing the handshake (RETRY) and the get
+ * callback then handing over a session parsed from DER (ServerSessionCache's flow), ticket
+ * key rings (rotation, pruning, export/import, a JS clock, a throwing clock) and the trust
+ * digest. No timers: the "pause" is one RETRY answered on the next step.
+ */
+function serverSide() {
+  section = 'server side';
+  for (const version of [VERSION.TLS1_2, VERSION.TLS1_3]) {
+    const sctx = serverCtx({ max: version, noTicket: true, mode: SESS_CACHE.SERVER | SESS_CACHE.NO_INTERNAL });
+    const cctx = clientCtx({ max: version, mode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE });
+    const store = new Map(); // session id (hex) -> DER, as a remote store would hold them
+    const calls = new Map(); // connection -> client hello callback calls
+    const handedOut = [];
+    let identities = 0;
+    sctx.sessSetNewCb((session) => {
+      store.set(session.getId().toString('hex'), session.toDER());
+      session.dispose();
+    });
+    sctx.setClientHelloCb((connection, hello) => {
+      check(Buffer.isBuffer(hello.sessionId) && Array.isArray(hello.extensions) && hello.servername === 'localhost', 'client hello info');
+      identities += hello.pskIdentities.length;
+      const n = (calls.get(connection) || 0) + 1;
+      calls.set(connection, n);
+      return n === 1 ? -1 : 1; // SSL_CLIENT_HELLO_RETRY once, then SUCCESS
+    });
+    sctx.sessSetGetCb((id) => {
+      const der = store.get(id.toString('hex'));
+      if (!der) return null;
+      const session = b.SslSession.fromDER(der);
+      handedOut.push(session); // OpenSSL takes its own reference; ours goes after the step
+      return session;
+    });
+    let session = null;
+    const reused = [];
+    for (let round = 0; round < 4; round++) {
+      const [c, s] = connectPair(cctx, sctx, session);
+      reused.push(c.sessionReused());
+      if (session) session.dispose();
+      session = c.get1Session();
+      shutdownBoth(c, s);
+      c.free();
+      s.free();
+      while (handedOut.length) handedOut.pop().dispose();
+    }
+    check(JSON.stringify(reused) === '[false,true,true,true]', `${version}: resumed through the paused lookup (${reused})`);
+    check([...calls.values()].every((n) => n === 2), 'each ClientHello: RETRY, then SUCCESS');
+    // 3 resumptions, each ClientHello seen twice (RETRY, then SUCCESS), one identity each.
+    check(version === VERSION.TLS1_2 || identities === 6, `TLS 1.3 PSK identities read (${identities})`);
+    // A throwing client hello callback: the handshake fails with its error, nothing leaks.
+    sctx.setClientHelloCb(() => {
+      throw new Error('boom in client_hello_cb');
+    });
+    {
+      const c = new b.SslConnection(cctx);
+      const s = new b.SslConnection(sctx);
+      c.setTlsextHostName('localhost');
+      let error;
+      try {
+        handshake(c, s);
+      } catch (e) {
+        error = e;
+      }
+      check(error !== undefined && /boom in client_hello_cb/.test(error.message), 'client hello exception rethrown');
+      c.free();
+      s.free();
+    }
+    sctx.setClientHelloCb(null);
+    session.dispose();
+    if (version === VERSION.TLS1_2) sctx.close(); // the other one closed with its callbacks set... by GC
+    cctx.close();
+  }
+
+  // Ticket keys: rotation and grace on a JS clock, in the ticket callback itself.
+  const TicketKeys = b.SslContext.TicketKeys;
+  const HOUR = 3600000;
+  let now = Date.UTC(2030, 0, 1);
+  const keys = new TicketKeys(HOUR, HOUR, 2, true);
+  keys.setClock(() => now);
+  keys.maintain(now);
+  for (const version of [VERSION.TLS1_2, VERSION.TLS1_3]) {
+    const start = now;
+    const sctx = serverCtx({ max: version });
+    sctx.setTicketKeys(keys);
+    const cctx = clientCtx({ max: version });
+    const round = (offer) => {
+      const [c, s] = connectPair(cctx, sctx, offer);
+      const result = { reused: c.sessionReused(), session: c.get1Session() };
+      shutdownBoth(c, s);
+      c.free();
+      s.free();
+      return result;
+    };
+    const first = round(null);
+    const spare = round(null).session; // a second ticket under the first key
+    now = start + HOUR + 1; // rotation inside the callback (Generate)
+    const renewed = round(first.session);
+    check(renewed.reused, `${version}: old key within grace resumes`);
+    now = start + 3 * HOUR; // pruning inside the callback (EraseAt)
+    const late = round(spare);
+    check(!late.reused, `${version}: old key after grace rejected`);
+    for (const r of [first, renewed, late]) r.session.dispose();
+    spare.dispose();
+    sctx.close();
+    cctx.close();
+  }
+  const stats = keys.stats();
+  check(stats.encrypted > 0 && stats.decryptedWithOldKey === 2 && stats.rejected === 2, `ticket stats ${JSON.stringify(stats)}`);
+  // Export / import / describe / garbage in.
+  const record = keys.export();
+  const copy = new TicketKeys(HOUR, HOUR, 2, false);
+  check(copy.import(record) && copy.size() === keys.size(), 'import of an export');
+  check(JSON.stringify(copy.describe(now)) === JSON.stringify(keys.describe(now)), 'same keys after import');
+  check(!copy.import(record.subarray(0, record.length - 1)) && !copy.import(Buffer.from('OSTK')), 'malformed records refused');
+  record.fill(0);
+  copy.generate(now + HOUR);
+  copy.maintain(now + 10 * HOUR);
+  // A clock that throws: the handshake fails with that error.
+  copy.setClock(() => {
+    throw new Error('clock broke');
+  });
+  {
+    const sctx = serverCtx({});
+    sctx.setTicketKeys(copy);
+    const cctx = clientCtx({});
+    const c = new b.SslConnection(cctx);
+    const s = new b.SslConnection(sctx);
+    c.setTlsextHostName('localhost');
+    let error;
+    try {
+      handshake(c, s);
+      exchange(c, s);
+    } catch (e) {
+      error = e;
+    }
+    check(error !== undefined && /clock broke/.test(error.message), 'ticket clock exception rethrown');
+    c.free();
+    s.free();
+    cctx.close();
+    // sctx left for GC holding `copy`; `copy` cleared first.
+    copy.clear();
+  }
+  // A ring whose JS object is dropped while a context still uses it (shared ownership).
+  {
+    const sctx = serverCtx({ max: VERSION.TLS1_3 });
+    sctx.setTicketKeys(new TicketKeys(HOUR, HOUR, 2, true));
+    const cctx = clientCtx({ max: VERSION.TLS1_3 });
+    const [c, s] = connectPair(cctx, sctx, null);
+    const ticket = c.get1Session();
+    shutdownBoth(c, s);
+    c.free();
+    s.free();
+    sctx.setTicketKeys(null);
+    const [c2, s2] = connectPair(cctx, sctx, ticket);
+    check(!c2.sessionReused(), 'keys removed: their tickets no longer resume');
+    shutdownBoth(c2, s2);
+    ticket.dispose();
+    c2.free();
+    s2.free();
+    sctx.close();
+    cctx.close();
+  }
+  // Trust digest over a chain and a CA store.
+  const d1 = serverCtx({}).trustDigest();
+  const withCa = serverCtx({});
+  withCa.addCaCertificates(other.cert);
+  withCa.setVerify(VERIFY.PEER);
+  const d2 = withCa.trustDigest();
+  check(d1.length === 32 && !d1.equals(d2), 'trust digest covers the CA store');
+  withCa.close();
+  keys.clear();
+}
+
 /** Handshake failures and garbage on the wire: errors surface, everything is freed. */
 function failures_() {
   section = 'failures';
@@ -598,6 +771,221 @@ function failures_() {
   // c2 and its context left for GC.
   wrongCa.close();
   sctx.close();
+}
+
+// ---------------------------------------------------------------------------------------
+// Reliability (issue 8): sessions cached elsewhere, contexts closed and connections freed from
+// inside their own callbacks, and a deterministic slice of fuzz inputs (mutated sessions and
+// handshake flights, as fuzz/ makes them), so valgrind sees those paths too.
+
+/** Deterministic PRNG for the fuzz slice (a run is the same every time). */
+function prng(seed) {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}
+
+function mutateBytes(bytes, rnd) {
+  let out = Buffer.from(bytes);
+  for (let k = 1 + rnd(4); k > 0; k--) {
+    const at = rnd(out.length + 1);
+    switch (rnd(5)) {
+      case 0:
+        if (at < out.length) out[at] ^= 1 << rnd(8);
+        break;
+      case 1:
+        if (at < out.length) out[at] = [0, 0xff, 0x7f, 0x80, 1][rnd(5)];
+        break;
+      case 2:
+        out = Buffer.concat([out.subarray(0, at), Buffer.alloc(1 + rnd(16), rnd(256)), out.subarray(at)]);
+        break;
+      case 3:
+        out = out.subarray(0, at);
+        break;
+      default:
+        out = Buffer.concat([out.subarray(0, at), out.subarray(at + 1 + rnd(8))]);
+    }
+  }
+  return out;
+}
+
+function reliability() {
+  section = 'sessions cached elsewhere';
+  for (const version of [VERSION.TLS1_2, VERSION.TLS1_3]) {
+    const A = serverCtx({ max: version, noTicket: true });
+    const B = serverCtx({ max: version, noTicket: true });
+    const cctx = clientCtx({ max: version });
+    const store = new Map();
+    for (const ctx of [A, B]) {
+      ctx.sessSetNewCb((s) => store.set(s.getId().toString('hex'), s));
+      ctx.sessSetGetCb((id) => store.get(id.toString('hex')) || null);
+    }
+    let session = null;
+    let reused = 0;
+    for (let round = 0; round < 6; round++) {
+      const [c, s] = connectPair(cctx, round % 2 ? B : A, session);
+      if (c.sessionReused()) reused++;
+      shutdownBoth(c, s);
+      if (session) session.dispose();
+      session = c.get1Session();
+      c.free();
+      s.free();
+    }
+    for (const s of store.values()) if (s.isResumable()) B.addSession(s);
+    check(reused === 5, `${version}: resumed across the two contexts (${reused})`);
+    for (const ctx of [A, B]) {
+      const before = ctx.stats().number;
+      const removed = [];
+      ctx.sessSetRemoveCb((s) => removed.push(s));
+      ctx.flushSessions(0);
+      ctx.sessSetRemoveCb(null);
+      check(removed.length === before && before > 0, `${version}: flush reports every cached session once (${removed.length}/${before})`);
+      for (const r of removed) r.dispose();
+    }
+    for (const s of store.values()) s.dispose();
+    session.dispose();
+    A.close();
+    cctx.close();
+    // B is left to GC with its callbacks set.
+  }
+
+  section = 'callbacks closing their context / freeing their connection';
+  for (const where of ['new', 'get']) {
+    const sctx = serverCtx({ max: VERSION.TLS1_2, noTicket: true, mode: where === 'get' ? SESS_CACHE.SERVER | SESS_CACHE.NO_INTERNAL : undefined });
+    const cctx = clientCtx({ max: VERSION.TLS1_2 });
+    const [c0, s0] = connectPair(cctx, sctx, null);
+    shutdownBoth(c0, s0);
+    const session = c0.get1Session();
+    const serverSession = s0.get1Session();
+    c0.free();
+    s0.free();
+    if (where === 'new') sctx.sessSetNewCb(() => sctx.close());
+    else
+      sctx.sessSetGetCb(() => {
+        sctx.close();
+        return serverSession;
+      });
+    const [c, s] = connectPair(cctx, sctx, where === 'get' ? session : null);
+    check(sctx.closed, `closed inside its own ${where} callback`);
+    check(where === 'new' || c.sessionReused(), 'the session returned after close() resumes');
+    c.free();
+    s.free();
+    session.dispose();
+    serverSession.dispose();
+    cctx.close();
+  }
+  {
+    const sctx = serverCtx({ max: VERSION.TLS1_2, noTicket: true });
+    const cctx = clientCtx({ max: VERSION.TLS1_2 });
+    let inside = null;
+    sctx.sessSetNewCb((_s, conn) => {
+      try {
+        conn.free();
+      } catch (e) {
+        inside = e.code;
+      }
+    });
+    const [c, s] = connectPair(cctx, sctx, null);
+    check(inside === 'ERR_CONNECTION_BUSY', `free() inside its own callback refused (${inside})`);
+    shutdownBoth(c, s);
+    sctx.sessSetRemoveCb(() => throws(() => sctx.close(), 'ERR_CONTEXT_BUSY', 'close() inside remove_cb'));
+    c.free();
+    s.free();
+    sctx.flushSessions(0);
+    sctx.close();
+    cctx.close();
+  }
+
+  section = 'fuzz slice';
+  const rnd = prng(8);
+  const sctx = serverCtx({});
+  const sctx12 = serverCtx({ max: VERSION.TLS1_2 });
+  const cctx = clientCtx({});
+  // Real flights to mutate: a ClientHello, a TLS 1.2 server flight, a session.
+  const hello = (() => {
+    const c = new b.SslConnection(cctx);
+    c.setTlsextHostName('localhost');
+    c.doHandshake();
+    const out = c.takeOutput();
+    c.free();
+    return out;
+  })();
+  const [c12, s12] = [new b.SslConnection(clientCtx({ max: VERSION.TLS1_2 })), new b.SslConnection(sctx12)];
+  c12.doHandshake();
+  s12.feed(c12.takeOutput());
+  s12.doHandshake();
+  const serverFlight = s12.takeOutput();
+  c12.free();
+  s12.free();
+  const [cs, ss] = connectPair(cctx, sctx, null);
+  const der = cs.get1Session().toDER();
+  shutdownBoth(cs, ss);
+  cs.free();
+  ss.free();
+  let rejected = 0;
+  let inputs = 0;
+  for (let i = 0; i < 150; i++) {
+    inputs++;
+    const s = new b.SslConnection(i % 2 ? sctx : sctx12);
+    try {
+      s.feed(mutateBytes(hello, rnd));
+      s.doHandshake();
+      s.takeOutput();
+    } catch (e) {
+      rejected++;
+      check(e instanceof OpenSSLError, `mutated ClientHello: OpenSSLError (${e && e.message})`);
+    }
+    s.free();
+  }
+  for (let i = 0; i < 100; i++) {
+    inputs++;
+    const c = new b.SslConnection(clientCtx({ max: VERSION.TLS1_2 }));
+    c.doHandshake();
+    c.takeOutput();
+    try {
+      c.feed(mutateBytes(serverFlight, rnd));
+      c.doHandshake();
+    } catch (e) {
+      rejected++;
+      check(e instanceof OpenSSLError, `mutated server flight: OpenSSLError (${e && e.message})`);
+    }
+    if (i % 3) c.free();
+  }
+  let parsed = 0;
+  for (let i = 0; i < 200; i++) {
+    inputs++;
+    try {
+      const s = b.SslSession.fromDER(mutateBytes(der, rnd));
+      parsed++;
+      s.toDER();
+      s.toPEM();
+      s.dup().dispose();
+      if (i % 4 === 0) {
+        const c = new b.SslConnection(cctx);
+        c.setSession(s);
+        const srv = new b.SslConnection(sctx);
+        try {
+          handshake(c, srv);
+        } catch (e) {
+          check(e instanceof OpenSSLError, `offering a mutated session: OpenSSLError (${e && e.message})`);
+        }
+        c.free();
+        srv.free();
+      }
+      if (i % 2) s.dispose();
+    } catch (e) {
+      rejected++;
+      check(e instanceof OpenSSLError, `mutated session: OpenSSLError (${e && e.message})`);
+    }
+  }
+  check(rejected > 100 && parsed > 5, `fuzz slice: ${inputs} inputs, ${rejected} rejected, ${parsed} sessions parsed`);
+  sctx.close();
+  sctx12.close();
+  cctx.close();
 }
 
 /** A worker that loads the addon, leaves objects open, and exits (env cleanup frees them). */
@@ -642,7 +1030,11 @@ async function main() {
   await collect();
   callbacks();
   await collect();
+  serverSide();
+  await collect();
   failures_();
+  await collect();
+  reliability();
   await collect();
   await worker();
   await collect(6);
