@@ -39,16 +39,10 @@ const ORIGIN = Symbol('openssl-session cache origin');
 
 export type * from './types.js';
 
-interface Entry<V> {
+/** A cached session: the stored record's fields, with the live value and/or its DER. */
+interface Entry<V> extends Omit<SessionRecord, 'der'> {
   value: V | undefined;
   der: Buffer | undefined;
-  protocol: number;
-  singleUse: boolean;
-  hasTicket: boolean;
-  ticketLifetimeHint: number;
-  storedAt: number;
-  expiresAt: number;
-  expiresBy: ExpiryBound;
 }
 
 const DAY = 86_400;

@@ -187,9 +187,15 @@ export class TlsSocket extends DuplexStream {
   #onData(chunk: Buffer): void {
     if (this.destroyed || this.connection.freed) return;
     this.connection.feed(chunk);
-    // Everything this step writes (the next handshake flight, replies a 'secure' or 'data'
-    // listener writes synchronously, close_notify) leaves in one writev: corked only for
-    // this synchronous step, so nothing waits for a later tick.
+    this.#driveCorked();
+  }
+
+  /**
+   * One engine step, corked: everything it writes (the next handshake flight, replies a
+   * 'secure' or 'data' listener writes synchronously, close_notify) leaves in one writev.
+   * Corked only for this synchronous step, so nothing waits for a later tick.
+   */
+  #driveCorked(): void {
     const corkable = this.socket as { cork?: () => void; uncork?: () => void };
     corkable.cork?.();
     try {
@@ -297,13 +303,7 @@ export class TlsSocket extends DuplexStream {
     void pending.then(() => {
       this.#waitingForClientHello = false;
       if (this.destroyed || this.connection.freed) return;
-      const corkable = this.socket as { cork?: () => void; uncork?: () => void };
-      corkable.cork?.();
-      try {
-        this.#drive();
-      } finally {
-        corkable.uncork?.();
-      }
+      this.#driveCorked();
     });
   }
 
