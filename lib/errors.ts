@@ -35,10 +35,15 @@ export function codedTypeError(code: string, message: string): CodedError {
   return Object.assign(new TypeError(message), { code });
 }
 
+/** A short description of any value; never throws (objects without a prototype, symbols...). */
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') {
+    const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return `an instance of ${ctor ?? 'Object'}`;
+  }
+  if (typeof value === 'symbol') return `type symbol (${value.description ?? ''})`;
   return `type ${typeof value} (${String(value).slice(0, 40)})`;
 }
 
@@ -51,7 +56,7 @@ export function invalidArgType(name: string, expected: string, value: unknown): 
 
 export function outOfRange(name: string, range: string, value: unknown): CodedError {
   return Object.assign(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(value)}`),
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`),
     { code: 'ERR_OUT_OF_RANGE' },
   );
 }

@@ -4,7 +4,13 @@
  * the benchmarks; everything OpenSSL does is real, only the wire is a function call.
  */
 import { SSL_ERROR } from '../constants.js';
-import type { SslConnection } from '../core/ssl-connection.js';
+import { SslConnection } from '../core/ssl-connection.js';
+import { invalidArgType } from '../errors.js';
+
+function connections(a: unknown, b: unknown): void {
+  if (!(a instanceof SslConnection)) throw invalidArgType('client', 'an SslConnection', a);
+  if (!(b instanceof SslConnection)) throw invalidArgType('server', 'an SslConnection', b);
+}
 
 /** Moves pending ciphertext from `from` to `to`. Returns whether anything moved. */
 export function pipe(from: SslConnection, to: SslConnection): boolean {
@@ -16,6 +22,7 @@ export function pipe(from: SslConnection, to: SslConnection): boolean {
  * Throws the OpenSSLError of the side that failed (after giving the other side the alert).
  */
 export function handshakeInMemory(client: SslConnection, server: SslConnection, maxRounds = 32): void {
+  connections(client, server);
   let clientDone = false;
   let serverDone = false;
   for (let round = 0; round < maxRounds; round++) {
@@ -42,6 +49,7 @@ function step(self: SslConnection, peer: SslConnection): boolean {
  * NewSessionTicket queued before it). Returns what arrived.
  */
 export function transfer(from: SslConnection, to: SslConnection, data: Uint8Array): Buffer {
+  connections(from, to);
   from.write(data);
   pipe(from, to);
   const got = to.read();
