@@ -92,9 +92,9 @@ Napi::Value CreateSelfSigned(const Napi::CallbackInfo& info) {
   unsigned char serial[16];
   RAND_bytes(serial, sizeof(serial));
   serial[0] &= 0x7f;  // positive
-  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
+  BignumPointer bn(BN_bin2bn(serial, sizeof(serial), nullptr));
+  if (!bn || BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) == nullptr)
+    ThrowOpenSSLError(env, "serial number failed");
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 86400);
   X509_set_pubkey(cert.get(), key.get());

@@ -4,7 +4,8 @@
 #include <openssl/tls1.h>
 
 #include <string>
-#include <vector>
+
+#include "openssl_ptr.h"
 
 namespace ossl {
 namespace {
@@ -121,18 +122,13 @@ Napi::Object ReadClientHello(Napi::Env env, SSL* ssl) {
   info.Set("hasTicket", Napi::Boolean::New(env, hasTicket));
   info.Set("supportedVersions", SupportedVersions(env, ssl));
   info.Set("servername", ServerName(env, ssl));
-  // Every extension type present, in the order the client sent them. The array is ours to free.
-  // Copied out and freed before any JS call that could throw (OPENSSL_free is a macro over
-  // CRYPTO_free, so it has no DeleteFnPtr alias).
-  std::vector<int> present;
-  int* types = nullptr;
+  // Every extension type present, in the order the client sent them (get1: the array is ours).
+  int* rawTypes = nullptr;
   size_t count = 0;
-  if (SSL_client_hello_get1_extensions_present(ssl, &types, &count) == 1) {
-    present.assign(types, types + count);
-    OPENSSL_free(types);
-  }
+  if (SSL_client_hello_get1_extensions_present(ssl, &rawTypes, &count) != 1) count = 0;
+  OpenSSLMallocPointer<int> types(rawTypes);
   Napi::Array extensions = Napi::Array::New(env);
-  for (size_t i = 0; i < present.size(); ++i) extensions.Set(static_cast<uint32_t>(i), Napi::Number::New(env, present[i]));
+  for (size_t i = 0; i < count; ++i) extensions.Set(static_cast<uint32_t>(i), Napi::Number::New(env, types.get()[i]));
   info.Set("extensions", extensions);
   return info;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -28,5 +30,14 @@ using X509Pointer = DeleteFnPtr<X509, X509_free>;
 using EVPKeyPointer = DeleteFnPtr<EVP_PKEY, EVP_PKEY_free>;
 using X509NamePointer = DeleteFnPtr<X509_NAME, X509_NAME_free>;
 using X509ExtensionPointer = DeleteFnPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using BignumPointer = DeleteFnPtr<BIGNUM, BN_free>;
+
+// Memory OpenSSL allocated with OPENSSL_malloc and hands to the caller (get1 out-parameters).
+// OPENSSL_free is a macro over CRYPTO_free(ptr, file, line), so it gets a deleter of its own.
+struct OpenSSLFree {
+  void operator()(void* pointer) const { OPENSSL_free(pointer); }
+};
+template <typename T>
+using OpenSSLMallocPointer = std::unique_ptr<T, OpenSSLFree>;
 
 }  // namespace ossl

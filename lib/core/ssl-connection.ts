@@ -67,30 +67,23 @@ export class SslConnection extends binding.SslConnection {
 
   /** SSL_do_handshake; see the class doc for the result. */
   override doHandshake(): number {
-    try {
-      const status = super.doHandshake();
-      if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
-      return status;
-    } catch (error) {
-      throw this.#withVerifyError(error);
-    }
+    return this.#step(() => super.doHandshake());
   }
 
   /** SSL_connect (client side of doHandshake). */
   override connect(): number {
-    try {
-      const status = super.connect();
-      if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
-      return status;
-    } catch (error) {
-      throw this.#withVerifyError(error);
-    }
+    return this.#step(() => super.connect());
   }
 
   /** SSL_accept (server side of doHandshake). */
   override accept(): number {
+    return this.#step(() => super.accept());
+  }
+
+  /** A handshake step: records completion for the guard-rails, names verification failures. */
+  #step(run: () => number): number {
     try {
-      const status = super.accept();
+      const status = run();
       if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
       return status;
     } catch (error) {
