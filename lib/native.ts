@@ -147,7 +147,7 @@ export declare class NativeSslConnection {
   read(): Buffer | null;
   write(plaintext: Uint8Array): number;
   shutdown(): number;
-  setSession(session: NativeSslSession | null): void;
+  setSession(session: NativeSslSession | null): boolean;
   get1Session(): NativeSslSession | null;
   sessionReused(): boolean;
   setShutdown(flags: number): void;

@@ -273,7 +273,9 @@ Napi::Value SslConnection::SetSession(const Napi::CallbackInfo& info) {
   int ok = SSL_set_session(ssl, session);
   scope.RethrowPending();
   if (ok != 1) ThrowOpenSSLError(env, "SSL_set_session failed");
-  return env.Undefined();
+  // Whether the ClientHello will offer it: a session OpenSSL marked not resumable (its
+  // connection was freed without shutdown) is set but silently not offered.
+  return Napi::Boolean::New(env, session != nullptr && SSL_SESSION_is_resumable(session) == 1);
 }
 
 Napi::Value SslConnection::Get1Session(const Napi::CallbackInfo& info) {

@@ -31,8 +31,7 @@ describe('LRU across peers', () => {
     expect(cache.keys()).toEqual(['a', 'b', 'c']);
 
     const shared = cache.getSync('a'); // a becomes the most recent
-    expect(shared).toBeDefined();
-    shared!.dispose();
+    expect(shared).toBeDefined(); // the cache's own handle: not disposed by the caller
     expect(cache.keys()).toEqual(['b', 'c', 'a']);
 
     cache.set('d', tls12()[0]!); // over maxPeers: b goes, not a (FIFO would drop a)
@@ -80,21 +79,44 @@ describe('TLS 1.3 ticket pool', () => {
     cache.dispose();
   });
 
-  it('keeps a TLS 1.2 session reusable: every hit shares it', () => {
+  it('keeps a TLS 1.2 session reusable: every hit returns the cached handle itself (no handle per hit)', () => {
     const { cache } = engineCache();
     const session = tls12()[0]!;
-    const watch = session.upRef();
     cache.set('peer', session);
-    for (let i = 0; i < 3; i++) {
-      const got = cache.getSync('peer')!;
-      expect(got.isSame(watch)).toBe(true);
-      got.dispose(); // the caller's reference only
-    }
+    for (let i = 0; i < 3; i++) expect(cache.getSync('peer')).toBe(session); // the same object: no handle made
     expect(session.disposed).toBe(false);
     expect(cache.stats()).toMatchObject({ hits: 3, ticketsTaken: 0, sessions: 1 });
-    watch.dispose();
     cache.dispose();
-    expect(session.disposed).toBe(true);
+    expect(session.disposed).toBe(false); // handed out: left to its holder (and GC)
+    session.dispose();
+  });
+
+  it('a value handed out is never disposed by the cache; one never handed out is released on eviction', () => {
+    const { cache } = engineCache({ maxPeers: 1 });
+    const lent = tls12()[0]!;
+    cache.set('a', lent);
+    expect(cache.getSync('a')).toBe(lent);
+    const kept = tls12()[0]!;
+    cache.set('b', kept); // evicts a (lru): lent, so not disposed
+    expect(lent.disposed).toBe(false);
+    expect(lent.isResumable()).toBe(true);
+    cache.set('c', tls12()[0]!); // evicts b: never handed out, released now
+    expect(kept.disposed).toBe(true);
+    lent.dispose();
+    cache.dispose();
+  });
+
+  it('disposing a cached handle drops its entry at once (no lookup hands out a disposed handle)', () => {
+    const { cache } = engineCache();
+    const reasons: EvictReason[] = [];
+    cache.on('evict', (_key, reason) => reasons.push(reason));
+    cache.set('peer', tls12()[0]!);
+    const got = cache.getSync('peer')!;
+    got.dispose(); // the old habit: the entry goes, nothing crashes
+    expect(reasons).toEqual(['unusable']);
+    expect(cache.getSync('peer')).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ sessions: 0, peers: 0 });
+    cache.dispose();
   });
 
   it('keeps one protocol per peer: TLS 1.3 tickets replace a TLS 1.2 session, and a newer TLS 1.2 session the older one', () => {
@@ -143,9 +165,7 @@ describe('expiry (clock moved, no sleeping)', () => {
     const [entry] = cache.peek('peer');
     expect(entry).toMatchObject({ expiresBy: 'timeout', expiresAt: (time + 600) * 1000 });
     advanceTo(entry!.expiresAt - 1);
-    const got = cache.getSync('peer');
-    expect(got).toBeDefined();
-    got!.dispose();
+    expect(cache.getSync('peer')).toBe(session);
     advanceTo(entry!.expiresAt);
     expect(cache.getSync('peer')).toBeUndefined();
     expect(cache.stats()).toMatchObject({ expirations: 1, sessions: 0 });
@@ -240,10 +260,11 @@ describe('stats, events, eviction and dispose', () => {
     const { cache } = engineCache();
     cache.set('p', tls12()[0]!);
     const used = cache.getSync('p')!;
-    used.dispose();
     expect(cache.evictValue(used)).toBe(true);
     expect(cache.evictValue(used)).toBe(false);
     expect(cache.has('p')).toBe(false);
+    expect(used.disposed).toBe(false); // handed out: the holder still has it
+    used.dispose();
     for (const t of tls13()) cache.set('q', t);
     expect(cache.evict('q')).toBe(2);
     expect(cache.stats()).toMatchObject({ evictions: 3, sessions: 0 });

@@ -68,13 +68,12 @@ describe('store tier', () => {
     const reader = cacheOver(store);
     const a = (await reader.get(KEY))!;
     const b = (await reader.get(KEY))!;
-    expect(a.isSame(b)).toBe(true); // one live handle in memory, shared (no second d2i)
+    expect(b).toBe(a); // one live handle in memory, shared (no second d2i)
     const sources: string[] = [];
     expect(reader.stats()).toMatchObject({ hits: 2, misses: 0 });
     reader.on('hit', (_k, info) => sources.push(info.source));
-    (await reader.get(KEY))!.dispose();
+    expect(await reader.get(KEY)).toBe(a);
     expect(sources).toEqual(['memory']);
-    for (const s of [a, b]) s.dispose();
     writer.dispose();
     reader.dispose();
   });

@@ -424,16 +424,21 @@ describe('how a connection ends decides whether its session stays resumable', ()
     expect(server.stats().number).toBe(1);
 
     const results: boolean[] = [];
+    const offerable: boolean[] = [];
     for (const offered of [session, copy]) {
       const again = new SslConnection(client);
       const peer2 = new SslConnection(server);
-      again.setSession(offered);
+      offerable.push(again.setSession(offered)); // setSession says whether the hello will offer it
       handshakeInMemory(again, peer2);
       results.push(again.sessionReused());
       shutdownInMemory(again, peer2);
     }
     // The marked session is not even offered (a fresh hello); the copy resumes.
+    expect(offerable).toEqual([false, true]);
     expect(results).toEqual([false, true]);
+    const cleared = new SslConnection(client);
+    expect(cleared.setSession(null)).toBe(false);
+    cleared.free();
     session.dispose();
     copy.dispose();
   });

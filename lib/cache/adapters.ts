@@ -1,12 +1,12 @@
 /**
  * What a SessionCache needs to know about the values it stores: their metadata (read once,
- * when a value enters the cache), how to hand a reusable one out twice, how to release one,
- * and how to (de)serialize for stores. Two adapters ship: live native SslSession handles
+ * when a value enters the cache), whether one can still be offered, how to release one, and
+ * how to (de)serialize for stores. Two adapters ship: live native SslSession handles
  * (our engine: no DER parsing per resumption) and DER Buffers (node:tls).
  */
 import { X509Certificate } from 'node:crypto';
 
-import { SslSession } from '../core/ssl-session.js';
+import { onSessionDispose, SslSession } from '../core/ssl-session.js';
 
 /** A session's metadata, as the cache reads it once when the session is stored. */
 export interface SessionMeta {
@@ -30,19 +30,18 @@ export interface SessionMeta {
 export interface SessionAdapter<V extends object> {
   /** Reads a value's metadata. Throwing rejects the value. */
   describe(value: V): SessionMeta;
-  /**
-   * A second value the caller owns while the cache keeps its own, for reusable (TLS 1.2)
-   * sessions: an up-ref'd handle, or the same immutable Buffer.
-   */
-  share(value: V): V;
   /** Releases a value the cache owned (no-op for Buffers). Must not throw. */
   dispose(value: V): void;
   /**
-   * Whether a cached value can still be offered (checked when it is taken). OpenSSL marks a
-   * session not resumable when a connection using it is freed without a clean shutdown
-   * (SSL_free -> ssl_clear_bad_session): such sessions are dropped, not handed out.
+   * Whether a cached value can still be handed out (checked on every hit, so keep it cheap;
+   * must not throw). Values that fail it are dropped.
    */
   usable(value: V): boolean;
+  /**
+   * Optional: arrange for `onDispose` to be called once when `value` is disposed by anyone
+   * (the cache then drops it at once, and hits need not call usable()).
+   */
+  watch?(value: V, onDispose: () => void): void;
   /** Whether two values are the same session (duplicates are not stored twice). */
   same(a: V, b: V): boolean;
   /** The DER form (i2d_SSL_SESSION), for stores. */
@@ -89,15 +88,19 @@ export function describeSslSession(session: SslSession): SessionMeta {
 
 /**
  * Live native handles: the cache owns one reference per entry; a TLS 1.3 ticket taken from
- * the cache is handed over (the taker disposes it), a TLS 1.2 session is shared by up-ref.
+ * the cache is handed over (the taker disposes it), a TLS 1.2 handle is shared.
  */
 export const sslSessionAdapter: SessionAdapter<SslSession> = {
   describe: describeSslSession,
-  share: (session) => session.upRef(),
   dispose: (session) => {
     if (!session.disposed) session.dispose();
   },
-  usable: (session) => !session.disposed && session.isResumable(),
+  // No native call on a hit (at 10 k peers a hit is memory-latency bound): disposal is
+  // reported by watch(), and resumability as OpenSSL sees it is checked where a session is
+  // offered to a connection (SslSessionCache.offer). A session OpenSSL poisoned after it was
+  // stored (a connection using it freed without shutdown) costs one full handshake there.
+  usable: (session) => SslSession.isLive(session),
+  watch: (session, onDispose) => onSessionDispose(session, onDispose),
   same: (a, b) => !a.disposed && !b.disposed && a.isSame(b),
   toDER: (session) => session.toDER(),
   fromDER: (der) => SslSession.fromDER(der),
@@ -117,7 +120,6 @@ export const derSessionAdapter: SessionAdapter<Buffer> = {
       session.dispose();
     }
   },
-  share: (der) => der,
   dispose: () => {},
   usable: () => true, // node:tls parses it when offered
   same: (a, b) => a.equals(b),

@@ -4,9 +4,14 @@
  * handles for our engine, DER Buffers for node:tls.
  *
  * - Key: see ./key.ts (host:port + SNI + digest of trust/resumability options).
- * - True LRU across peers (`maxPeers`): a hit or a store moves the peer to the front.
+ * - True LRU across peers (`maxPeers`): a hit or a store moves the peer to the front
+ *   (./peer-table.ts: laid out so a hit on 10 k peers stays near lru-cache's speed).
  * - Per peer, a pool of TLS 1.3 tickets (`ticketsPerPeer`, default 4), newest first, each
  *   handed out at most once (RFC 8446 C.4); a TLS 1.2 session is reused until it expires.
+ * - get() hands out the cached value itself, as any JS cache does: no handle is created per
+ *   hit (that cost ~4 µs and a GC finalizer per get). A TLS 1.2 value handed out is never
+ *   released by the cache afterwards (the caller may still hold it): when it is evicted the
+ *   cache just drops it and GC releases the reference.
  * - Expiry = min(time + timeout, time + ticket lifetime hint, time + cap (7 d TLS 1.3,
  *   1 d TLS 1.2), peer certificate notAfter). Expired sessions are never returned; they are
  *   dropped when their peer is touched and by a sweep at most once a minute.
@@ -22,6 +27,7 @@ import { cacheStored, warningsOn } from '../guard-rails.js';
 import { type SessionStore, withTimeout } from '../stores/store.js';
 import type { SessionAdapter, SessionMeta } from './adapters.js';
 import { keyInfo, sessionKey, type SessionKeyOptions } from './key.js';
+import { PeerTable } from './peer-table.js';
 import { decodeRecords, encodeRecords, type ExpiryBound, type SessionRecord } from './record.js';
 
 import type {
@@ -43,14 +49,50 @@ export type * from './types.js';
 interface Entry<V> extends Omit<SessionRecord, 'der'> {
   value: V | undefined;
   der: Buffer | undefined;
+  /** The value was handed out by get(): the cache no longer releases it (GC does). */
+  lent: boolean;
+}
+
+/** Where a cached value came from (see evictValue), stored on the value under ORIGIN. */
+interface Origin {
+  cache: object;
+  key: string;
+  entry: object;
+}
+
+/** What take()/takeSync() hand out: the value, and whether the caller now owns it (a TLS 1.3 ticket). */
+export interface Taken<V> {
+  value: V;
+  owned: boolean;
 }
 
 const DAY = 86_400;
 const SWEEP_INTERVAL_MS = 60_000;
 
 /**
- * A client session cache. Values put in with set() belong to the cache; values returned by
- * get()/getSync() belong to the caller (for SslSession: dispose() them after setSession()).
+ * The default clock, read at most once per millisecond of event-loop time and per 64 reads:
+ * Date.now() costs about as much as the rest of a cache hit, and expiry is a matter of
+ * minutes (the server enforces it anyway). A busy synchronous loop still sees time move.
+ */
+let cachedNow = 0;
+let cachedReads = 0;
+function coarseNow(): number {
+  if (cachedNow !== 0 && ++cachedReads < 64) return cachedNow;
+  cachedReads = 0;
+  if (cachedNow === 0) {
+    setTimeout(() => {
+      cachedNow = 0;
+    }, 1).unref();
+  }
+  cachedNow = Date.now();
+  return cachedNow;
+}
+
+/**
+ * A client session cache. Values put in with set() belong to the cache. get()/getSync()
+ * return the cached value itself: a TLS 1.2 session stays cached and is shared (use it, do
+ * not dispose it: a disposed session is dropped at its next lookup); a TLS 1.3 ticket leaves
+ * the cache and is the caller's (dispose it after setSession(), or leave it to GC).
  * V: what is stored (see SessionAdapter); K: what keyFor() takes.
  */
 export class SessionCache<V extends object, K = SessionKeyOptions> extends EventEmitter<SessionCacheEvents> {
@@ -63,16 +105,21 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   readonly #caps: { tls13: number; tls12: number };
   readonly #now: () => number;
   /** Peers in LRU order (least recent first); each pool newest first. */
-  readonly #peers = new Map<string, Entry<V>[]>();
-  /** Where each handed-out value came from, to evict it when its connection fails. */
-  // Where a value handed out by get() came from (for evictValue) travels on the value itself
-  // under ORIGIN: a WeakMap of every handed-out value cost ~3 µs per get (V8 ephemerons).
+  readonly #peers = new PeerTable<Entry<V>, V>();
+  // Where a cached value came from (for evictValue) travels on the value itself under
+  // ORIGIN, set once when it enters the cache: a WeakMap cost ~3 µs per entry (ephemerons).
   readonly #chains = new Map<string, Promise<void>>();
   /** Memory state of a key newer than its store record, waiting to be written. */
   readonly #snapshots = new Map<string, SessionRecord[]>();
   readonly #counters = { hits: 0, misses: 0, stores: 0, evictions: 0, expirations: 0, ticketsTaken: 0, storeErrors: 0 };
   #lastSweep: number;
   #disposed = false;
+  /** What the last #take() handed out belongs to the caller (a TLS 1.3 ticket). */
+  #lastTakeOwned = false;
+  /** 'hit' listeners (counted: listenerCount() on every hit is measurable). */
+  #hitListeners = 0;
+  /** The adapter reports dispose() of a cached value (watch): hits skip usable(). */
+  readonly #watching: boolean;
 
   constructor(options: SessionCacheOptions<V>) {
     super();
@@ -80,6 +127,14 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     const a = options.adapter;
     if (a === null || typeof a !== 'object' || typeof a.describe !== 'function') throw invalidArgType('options.adapter', 'a SessionAdapter', a);
     this.adapter = a;
+    this.#watching = typeof a.watch === 'function';
+    const emitter = this as EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'hit') this.#hitListeners++;
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'hit') this.#hitListeners--;
+    });
     this.maxPeers = validateInteger(options.maxPeers ?? 256, 'options.maxPeers');
     this.ticketsPerPeer = validateInteger(options.ticketsPerPeer ?? 4, 'options.ticketsPerPeer', 1, 1000);
     const store = options.store ?? null;
@@ -92,7 +147,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       tls12: validateInteger(options.maxLifetime?.tls12 ?? DAY, 'options.maxLifetime.tls12'),
     };
     if (options.now !== undefined && typeof options.now !== 'function') throw invalidArgType('options.now', 'a function', options.now);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? coarseNow;
     this.#lastSweep = this.#now();
   }
 
@@ -127,7 +182,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   /** The unexpired sessions held in memory for `key`, newest first (no stats, no LRU change). */
   peek(key: string): CachedSessionInfo[] {
     const now = this.#now();
-    return (this.#peers.get(key) ?? [])
+    return (this.#peers.pool(key) ?? [])
       .filter((e) => e.expiresAt > now)
       .map((e) => ({
         protocol: versionName(e.protocol),
@@ -146,12 +201,12 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   }
 
   /**
-   * A session for `key` from memory only, or undefined. TLS 1.3 tickets leave the cache
-   * (each is returned once); TLS 1.2 sessions stay and a shared value is returned.
+   * A session for `key` from memory only, or undefined. A TLS 1.2 session stays cached and
+   * the cached value itself is returned (shared: do not dispose it); a TLS 1.3 ticket leaves
+   * the cache (each is returned once) and is yours.
    */
   getSync(key: string): V | undefined {
     if (this.#disposed) return undefined;
-    this.#maybeSweep();
     const value = this.#take(key, 'memory');
     if (value === undefined) this.#miss(key);
     return value;
@@ -159,10 +214,25 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   /** Like getSync(), then the store on a memory miss. Never rejects: store trouble is a miss. */
   async get(key: string): Promise<V | undefined> {
+    return (await this.take(key))?.value;
+  }
+
+  /** getSync(), saying whether the value is now the caller's (`owned`: a TLS 1.3 ticket) or still the cache's. */
+  takeSync(key: string, countMiss = true): Taken<V> | undefined {
     if (this.#disposed) return undefined;
-    this.#maybeSweep();
+    const value = this.#take(key, 'memory');
+    if (value === undefined) {
+      if (countMiss) this.#miss(key);
+      return undefined;
+    }
+    return { value, owned: this.#lastTakeOwned };
+  }
+
+  /** get(), saying whether the value is now the caller's (see takeSync). */
+  async take(key: string): Promise<Taken<V> | undefined> {
+    if (this.#disposed) return undefined;
     const hit = this.#take(key, 'memory');
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return { value: hit, owned: this.#lastTakeOwned };
     if (this.store === null || !this.#persistable(key)) {
       this.#miss(key);
       return undefined;
@@ -173,8 +243,11 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       this.#storeError(error, 'get');
     }
     const value = this.#disposed ? undefined : this.#take(key, 'store');
-    if (value === undefined) this.#miss(key);
-    return value;
+    if (value === undefined) {
+      this.#miss(key);
+      return undefined;
+    }
+    return { value, owned: this.#lastTakeOwned };
   }
 
   /**
@@ -195,21 +268,22 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     const { expiresAt, expiresBy } = this.#expiry(meta);
     if (!meta.resumable) cacheStored(this, key, value, false); // guard-rail: a TLS 1.3 session taken too early?
     if (!meta.resumable || expiresAt <= now) return this.#refuse(value);
-    this.#maybeSweep();
-    const existing = this.#peers.get(key);
+    this.#maybeSweep(now);
+    const existing = this.#peers.pool(key);
     if (existing) {
-      this.#expirePeer(key, existing);
+      this.#expirePeer(key, existing, now);
       let der: Buffer | undefined;
       const same = (e: Entry<V>) => (e.value !== undefined ? this.adapter.same(e.value, value) : e.der!.equals((der ??= this.adapter.toDER(value))));
       if (existing.some(same)) return this.#refuse(value);
     }
-    const entries = this.#peers.get(key) ?? [];
+    const entries = this.#peers.pool(key) ?? [];
     const singleUse = meta.protocol === VERSION.TLS1_3;
     // One protocol per peer; a TLS 1.2 peer keeps only its newest session.
     for (const old of entries.filter((e) => e.protocol !== meta.protocol || !singleUse)) this.#remove(key, entries, old, 'replaced');
-    entries.unshift({
+    const entry: Entry<V> = {
       value,
       der: undefined,
+      lent: false,
       protocol: meta.protocol,
       singleUse,
       hasTicket: meta.hasTicket,
@@ -217,9 +291,10 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       storedAt: now,
       expiresAt,
       expiresBy,
-    });
+    };
+    this.#adopt(value, key, entry);
+    entries.unshift(entry);
     while (entries.length > this.ticketsPerPeer) this.#remove(key, entries, entries[entries.length - 1]!, 'overflow');
-    this.#peers.delete(key);
     this.#peers.set(key, entries);
     this.#counters.stores++;
     for (const [lru, pool] of this.#peers) {
@@ -233,7 +308,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   /** Drops every session of `key`, in memory and in the store. Returns how many were in memory. */
   evict(key: string): number {
-    const entries = this.#peers.get(key);
+    const entries = this.#peers.pool(key);
     const count = entries?.length ?? 0;
     if (entries) for (const entry of [...entries]) this.#remove(key, entries, entry, 'explicit');
     this.#persist(key);
@@ -246,16 +321,38 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
    * left the cache when taken, so this only matters for reusable (TLS 1.2) sessions.
    */
   evictValue(value: V): boolean {
-    const carrier = value as unknown as { [ORIGIN]?: { cache: object; key: string; entry: Entry<V> } };
-    const origin = carrier[ORIGIN]?.cache === this ? carrier[ORIGIN] : undefined;
-    if (origin === undefined) return false;
-    delete carrier[ORIGIN];
-    const entries = this.#peers.get(origin.key);
-    if (!entries || !entries.includes(origin.entry)) return false;
-    this.#remove(origin.key, entries, origin.entry, 'error');
+    return this.dropValue(value, 'error');
+  }
+
+  /** evictValue() with the reason given to 'evict' listeners. */
+  protected dropValue(value: V, reason: EvictReason): boolean {
+    if (value === null || typeof value !== 'object') return false;
+    const origin = (value as { [ORIGIN]?: Origin })[ORIGIN];
+    if (origin === undefined || origin.cache !== this) return false;
+    const entries = this.#peers.pool(origin.key);
+    const entry = entries?.find((e) => e === origin.entry);
+    if (entries === undefined || entry === undefined) return false;
+    this.#remove(origin.key, entries, entry, reason);
     this.#persist(origin.key);
     return true;
   }
+
+  /**
+   * Marks `value` as this cache's: its origin (for evictValue) and, with an adapter that can
+   * watch values, a hook that drops the entry when someone disposes the value.
+   */
+  #adopt(value: V, key: string, entry: Entry<V>): void {
+    const origin: Origin = { cache: this, key, entry };
+    try {
+      (value as { [ORIGIN]?: Origin })[ORIGIN] = origin;
+    } catch {
+      // a frozen value: evictValue() cannot find it, everything else works
+    }
+    this.adapter.watch?.(value, () => {
+      if (!this.#disposed) this.dropValue(value, 'unusable');
+    });
+  }
+
 
   /** Drops every expired session now. Returns how many. */
   sweep(): number {
@@ -277,11 +374,14 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     return { ...this.#counters, peers: this.#peers.size, sessions };
   }
 
-  /** Releases every session held in memory; the cache then stores nothing and finds nothing. The store is left as is. */
+  /**
+   * Releases every session held in memory (values handed out by get() are left to their
+   * holders and GC); the cache then stores nothing and finds nothing. The store is left as is.
+   */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const entries of this.#peers.values()) for (const e of entries) if (e.value !== undefined) this.adapter.dispose(e.value);
+    for (const entries of this.#peers.values()) for (const e of entries) if (e.value !== undefined && !e.lent) this.adapter.dispose(e.value);
     this.#peers.clear();
   }
 
@@ -302,63 +402,66 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   }
 
   /**
-   * For engines that copy what they need at once (SSL_set_session takes its own reference):
-   * like getSync(), but a reusable (TLS 1.2) session is lent, not shared — the caller must
-   * use it before returning and neither keep nor release it. `owned` says whether the value
-   * was handed over instead (a TLS 1.3 ticket: the caller releases it).
+   * The newest usable session of `key` (the peer becomes the most recent). A TLS 1.3 ticket
+   * leaves the cache (owned by the caller); a TLS 1.2 value stays and is marked lent.
+   * Sets #lastTakeOwned (no result object: this is the hot path).
    */
-  protected borrowSync(key: string, countMiss = true): { value: V; owned: boolean } | undefined {
-    if (this.#disposed) return undefined;
-    this.#maybeSweep();
-    const taken = this.#take(key, 'memory', true);
-    if (taken === undefined && countMiss) this.#miss(key);
-    return taken === undefined ? undefined : { value: taken, owned: this.#lastTakeOwned };
-  }
-
-  #lastTakeOwned = false;
-
-  #take(key: string, source: HitInfo['source'], borrow = false): V | undefined {
-    const entries = this.#peers.get(key);
-    if (!entries) return undefined;
-    this.#expirePeer(key, entries);
+  #take(key: string, source: HitInfo['source']): V | undefined {
+    const now = this.#now();
+    this.#maybeSweep(now);
+    const slot = this.#peers.slotOf(key);
+    if (slot < 0) return undefined;
+    this.#peers.touch(slot);
+    // Fast path: a reusable session already handed out once, nothing in the pool expired,
+    // and (with a watching adapter) no dispose() of it since: no pool or entry is read.
+    const fast = this.#peers.fastHit(slot, now);
+    if (fast !== undefined && (this.#watching || this.adapter.usable(fast))) {
+      this.#lastTakeOwned = false;
+      this.#counters.hits++;
+      if (this.#hitListeners > 0) this.#emitHit(key, this.#peers.poolAt(slot), source);
+      return fast;
+    }
+    const entries = this.#peers.poolAt(slot);
+    this.#expirePeer(key, entries, now);
     for (;;) {
       const entry = entries[0];
       if (entry === undefined) return undefined;
-      let value: V;
-      try {
-        value = entry.value ??= this.adapter.fromDER(entry.der!);
-      } catch (error) {
-        this.#storeError(error, 'get'); // a stored session that no longer parses
-        this.#remove(key, entries, entry, 'error');
-        continue;
+      let value = entry.value;
+      if (value === undefined) {
+        try {
+          value = entry.value = this.adapter.fromDER(entry.der!);
+        } catch (error) {
+          this.#storeError(error, 'get'); // a stored session that no longer parses
+          this.#remove(key, entries, entry, 'error');
+          continue;
+        }
+        this.#adopt(value, key, entry);
       }
       if (!this.adapter.usable(value)) {
         this.#remove(key, entries, entry, 'unusable');
         this.#persist(key);
         continue;
       }
-      this.#lastTakeOwned = entry.singleUse || !borrow;
+      this.#lastTakeOwned = entry.singleUse;
       if (entry.singleUse) {
         entries.shift();
         entry.value = undefined; // handed over
         this.#counters.ticketsTaken++;
+        if (entries.length === 0) this.#peers.delete(key);
+        else this.#peers.refresh(slot);
         this.#persist(key);
-      } else if (!borrow) {
-        value = this.adapter.share(value);
+      } else {
+        entry.lent = true;
+        this.#peers.markFast(slot, value);
       }
-      if (entries.length === 0) this.#peers.delete(key);
-      else if (this.#peers.has(key)) {
-        this.#peers.delete(key);
-        this.#peers.set(key, entries);
-      }
-      (value as unknown as { [ORIGIN]?: unknown })[ORIGIN] = { cache: this, key, entry };
       this.#counters.hits++;
-      // The info object is built only for listeners: get() is the hot path.
-      if (this.listenerCount('hit') > 0) {
-        this.emit('hit', key, { source, protocol: versionName(entry.protocol), singleUse: entry.singleUse, remaining: entries.length });
-      }
+      if (this.#hitListeners > 0) this.#emitHit(key, entries, source, entry);
       return value;
     }
+  }
+
+  #emitHit(key: string, entries: Entry<V>[], source: HitInfo['source'], entry = entries[0]!): void {
+    this.emit('hit', key, { source, protocol: versionName(entry.protocol), singleUse: entry.singleUse, remaining: entries.length });
   }
 
   #miss(key: string): void {
@@ -376,24 +479,31 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     const index = entries.indexOf(entry);
     if (index < 0) return;
     entries.splice(index, 1);
-    if (entry.value !== undefined) this.adapter.dispose(entry.value);
+    if (this.#peers.pool(key) === entries) {
+      if (entries.length === 0) this.#peers.delete(key);
+      else this.#peers.refresh(this.#peers.slotOf(key));
+    }
+    const value = entry.value;
     entry.value = undefined;
-    if (entries.length === 0 && this.#peers.get(key) === entries) this.#peers.delete(key);
+    if (value !== undefined && !entry.lent) this.adapter.dispose(value);
     if (reason === 'expired') this.#counters.expirations++;
     else this.#counters.evictions++;
     this.emit('evict', key, reason);
   }
 
-  #expirePeer(key: string, entries: Entry<V>[]): number {
-    const now = this.#now();
-    if (entries.every((e) => e.expiresAt > now)) return 0; // the common case, no allocation
-    const expired = entries.filter((e) => e.expiresAt <= now);
-    for (const entry of expired) this.#remove(key, entries, entry, 'expired');
-    return expired.length;
+  #expirePeer(key: string, entries: Entry<V>[], now = this.#now()): number {
+    let expired = 0;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!;
+      if (entry.expiresAt > now) continue;
+      this.#remove(key, entries, entry, 'expired');
+      expired++;
+    }
+    return expired;
   }
 
-  #maybeSweep(): void {
-    if (this.#now() - this.#lastSweep >= SWEEP_INTERVAL_MS) this.sweep();
+  #maybeSweep(now: number): void {
+    if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) this.sweep();
   }
 
   #persistable(key: string): boolean {
@@ -428,7 +538,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     const entries: Entry<V>[] = records
       .filter((r) => r.expiresAt > now)
       .slice(0, this.ticketsPerPeer)
-      .map((r) => ({ ...r, value: undefined }));
+      .map((r) => ({ ...r, value: undefined, lent: false }));
     if (entries.length === 0 || this.maxPeers === 0) return;
     this.#peers.set(key, entries);
     for (const [lru, pool] of this.#peers) {
@@ -441,7 +551,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   #persist(key: string): void {
     if (this.store === null || !this.#persistable(key)) return;
     const records: SessionRecord[] = [];
-    for (const e of this.#peers.get(key) ?? []) {
+    for (const e of this.#peers.pool(key) ?? []) {
       try {
         e.der ??= this.adapter.toDER(e.value!);
       } catch {

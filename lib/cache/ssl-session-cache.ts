@@ -27,7 +27,7 @@ import { connect, defaultClientContext, type ConnectOptions, type TlsClient } fr
 import type { TlsSocket } from '../tls/tls-socket.js';
 import { sslSessionAdapter } from './adapters.js';
 import { canonicalTrust, defaultServername, formatKey, identityOf, type TrustOptions } from './key.js';
-import { SessionCache, type SessionCacheOptions, type SessionTrust } from './session-cache.js';
+import { SessionCache, type SessionCacheOptions, type SessionTrust, type Taken } from './session-cache.js';
 
 /** Options of an SslSessionCache (a SessionCache without the adapter, which is fixed). */
 export type SslSessionCacheOptions = Omit<SessionCacheOptions<SslSession>, 'adapter'>;
@@ -81,9 +81,11 @@ function configOf(context: SslContext): TrustOptions | undefined {
 }
 
 /** A client session cache for connections made with our engine (values: live SslSession handles). */
-export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions> {
-  readonly #offered = new WeakMap<SslConnection, SslSession>();
+/** The session a cache offered to a connection (a property of the connection: a WeakMap set costs µs). */
+const OFFERED = Symbol('openssl-session offered session');
+type Offered = SslConnection & { [OFFERED]?: SslSession };
 
+export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions> {
   constructor(options: SslSessionCacheOptions = {}) {
     super({ ...options, adapter: sslSessionAdapter });
   }
@@ -144,40 +146,46 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
    * one, from memory first, then the store. Resolves whether it did; never rejects.
    */
   async offer(key: string, connection: SslConnection): Promise<boolean> {
-    if (this.#offerFromMemory(key, connection, false)) return true; // memory first, without a handle
-    return this.#apply(await this.get(key), connection);
+    if (this.#offerFrom(() => this.takeSync(key, false), connection)) return true; // memory first, synchronously
+    return this.#apply(await this.take(key), connection) === 'set';
   }
 
-  /** offer() from memory only, synchronously (no handle is created for a TLS 1.2 session: it is lent to SSL_set_session). */
+  /** offer() from memory only, synchronously. */
   offerSync(key: string, connection: SslConnection): boolean {
-    return this.#offerFromMemory(key, connection, true);
+    return this.#offerFrom(() => this.takeSync(key), connection);
   }
 
-  #offerFromMemory(key: string, connection: SslConnection, countMiss: boolean): boolean {
-    const taken = this.borrowSync(key, countMiss);
-    if (taken === undefined) return false;
-    if (taken.owned) return this.#apply(taken.value, connection);
-    try {
-      if (connection.freed) return false;
-      connection.setSession(taken.value); // OpenSSL takes its own reference; the cache keeps its handle
-      this.#offered.set(connection, taken.value);
-      return true;
-    } catch {
-      return false;
+  /** Sets the first session `next` yields that OpenSSL still finds resumable. */
+  #offerFrom(next: () => Taken<SslSession> | undefined, connection: SslConnection): boolean {
+    for (let tries = 0; tries <= this.ticketsPerPeer; tries++) {
+      const result = this.#apply(next(), connection);
+      if (result !== 'unusable') return result === 'set';
     }
+    return false;
   }
 
-  #apply(session: SslSession | undefined, connection: SslConnection): boolean {
-    if (session === undefined) return false;
+  /**
+   * SSL_set_session of a taken session. Resumability is checked here (setSession reports it),
+   * where the session is about to be used, not on every cache hit: OpenSSL marks a session
+   * not resumable when a connection using it is freed without a clean shutdown; such a
+   * session is dropped.
+   */
+  #apply(taken: Taken<SslSession> | undefined, connection: SslConnection): 'set' | 'unusable' | 'none' {
+    if (taken === undefined) return 'none';
     try {
-      if (connection.freed) return false;
-      connection.setSession(session); // OpenSSL takes its own reference
-      this.#offered.set(connection, session);
-      return true;
+      if (connection.freed) return 'none';
+      // OpenSSL takes its own reference. false: not resumable any more (the next candidate,
+      // if any, replaces it; otherwise it is set but not offered: a full handshake).
+      if (!connection.setSession(taken.value)) {
+        if (!taken.owned) this.dropValue(taken.value, 'unusable');
+        return 'unusable';
+      }
+      (connection as Offered)[OFFERED] = taken.value;
+      return 'set';
     } catch {
-      return false;
+      return 'none';
     } finally {
-      session.dispose();
+      if (taken.owned) taken.value.dispose(); // a TLS 1.3 ticket: ours now, and SSL holds it
     }
   }
 
@@ -218,7 +226,7 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
       for (const session of pending.splice(0)) session.dispose();
       const failed = trust === undefined || socket.errored !== null;
       if (failed) {
-        const offered = this.#offered.get(connection);
+        const offered = (connection as Offered)[OFFERED];
         if (offered) this.evictValue(offered);
         return;
       }

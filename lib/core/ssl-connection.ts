@@ -94,11 +94,14 @@ export class SslConnection extends binding.SslConnection {
   /**
    * SSL_set_session: offer `session` for resumption in the next handshake (clients). OpenSSL
    * takes its own reference, so disposing `session` afterwards is safe. `null` clears it.
+   * Returns whether the ClientHello will offer it (SSL_SESSION_is_resumable): false for a
+   * session OpenSSL marked not resumable (a connection using it was freed without shutdown),
+   * which is set but not offered, so the handshake is a full one.
    */
-  override setSession(session: SslSession | null): void {
+  override setSession(session: SslSession | null): boolean {
     if (session !== null && !(session instanceof binding.SslSession)) throw invalidArgType('session', 'an SslSession or null', session);
     guard.sessionOffered(session);
-    super.setSession(session);
+    return super.setSession(session);
   }
 
   /**

@@ -8,6 +8,17 @@ import { versionName } from '../constants.js';
 import { codedTypeError, validateBytes, validateInteger, validateString } from '../errors.js';
 import { binding } from '../native.js';
 
+/**
+ * Calls `onDispose` once when `session` is disposed (one watcher per handle: the session
+ * cache that holds it). A handle freed by GC is unreachable, so nobody needs telling.
+ */
+export function onSessionDispose(session: SslSession, onDispose: () => void): void {
+  watchSession(session, onDispose);
+}
+
+// Set by SslSession's static block: the one place outside the class that reaches #onDispose.
+let watchSession: (session: SslSession, onDispose: () => void) => void;
+
 /** A readable summary of a session (no secrets): what `openssl sess_id -text` shows. */
 export interface SessionInfo {
   /** Session id, hex (empty for ticket-only TLS 1.2 sessions). */
@@ -40,6 +51,32 @@ export interface SessionInfo {
  * `[Symbol.dispose]` is idempotent so `using` works alongside explicit disposal.
  */
 export class SslSession extends binding.SslSession {
+  /** Mirrors `disposed` in JS: reading it costs no native call (the session cache checks it on every hit). */
+  #released = false;
+
+  /** Whether `session` is a live handle, without a native call (false for anything else). */
+  static isLive(session: unknown): boolean {
+    return session instanceof SslSession && !session.#released;
+  }
+
+  /** Called once by dispose() (see onSessionDispose). */
+  #onDispose: (() => void) | undefined = undefined;
+
+  static {
+    watchSession = (session, onDispose) => {
+      session.#onDispose = onDispose;
+    };
+  }
+
+  /** SSL_SESSION_free of this handle's reference. Throws ERR_SESSION_DISPOSED the second time. */
+  override dispose(): void {
+    super.dispose();
+    this.#released = true;
+    const onDispose = this.#onDispose;
+    this.#onDispose = undefined;
+    onDispose?.();
+  }
+
   /** Parse the DER form (i2d_SSL_SESSION output, node:tls `socket.getSession()`). */
   static override fromDER(der: Uint8Array): SslSession {
     return super.fromDER(validateBytes(der, 'der')) as SslSession;

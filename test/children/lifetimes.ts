@@ -170,8 +170,7 @@ async function orders() {
         if (!done.has('contexts')) check(w.sctx!.stats().acceptGood === 1, `${label}: context after ${part}`);
         if (!done.has('cache')) {
           const got = w.cache!.getSync(key);
-          check(got === undefined || got.toDER().length > 0, `${label}: cache after ${part}`);
-          got?.dispose();
+          check(got === undefined || got.toDER().length > 0, `${label}: cache after ${part}`); // the cache's own handle: not disposed
         }
       }
     }
