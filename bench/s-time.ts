@@ -10,6 +10,8 @@ import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import * as tls from 'node:tls';
+
 import { SslContext, type SslSession, connect } from '../lib/index.js';
 import type { Protocol, Resumption } from './engine.js';
 import { benchCertificate, compare, type Row, type Sample } from './harness.js';
@@ -102,6 +104,39 @@ export async function runOursAgainst(port: number, protocol: Protocol, resumptio
   return { handshakes: count, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
+/** node:tls as the client, the same loop: for scale (where node's own TLS client stands against s_time). */
+export async function runNodeTlsAgainst(port: number, protocol: Protocol, resumption: Resumption, seconds: number): Promise<Sample> {
+  const version = protocol === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const resume = resumption !== 'full';
+  let session: Buffer | undefined;
+  let count = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    session = await new Promise<Buffer | undefined>((resolve, reject) => {
+      let latest: Buffer | undefined;
+      const socket = tls.connect({
+        host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: version, maxVersion: version,
+        ...(resume && session ? { session } : {}),
+      });
+      socket.on('session', (s: Buffer) => (latest = s));
+      socket.once('secureConnect', () => socket.write('GET / HTTP/1.0\r\n\r\n'));
+      socket.on('data', () => {});
+      socket.once('end', () => {
+        const next = resume ? (latest ?? socket.getSession()) : undefined;
+        socket.destroy();
+        resolve(next);
+      });
+      socket.once('error', reject);
+    });
+    count++;
+  }
+  const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { handshakes: count, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
 export async function sTimeScenario(rounds: number, scale: number): Promise<Row[]> {
   if (spawnSync('openssl', ['version']).status !== 0) {
     console.log('(c) s_time: skipped — no openssl CLI (apt-get install openssl)');
@@ -118,6 +153,13 @@ export async function sTimeScenario(rounds: number, scale: number): Promise<Row[
         () => runOursAgainst(server.port, protocol, resumption, seconds));
       row.note = 'peer CPU is s_time user time only; ours is the whole node process';
       rows.push(row);
+      if (resumption !== 'full') {
+        const scaleRow = await compare('(c) vs openssl s_time', `${protocol} ${resumption}: node:tls client`, `s_time -reuse`, rounds,
+          () => runSTime(server.port, protocol, resumption, seconds),
+          () => runNodeTlsAgainst(server.port, protocol, resumption, seconds));
+        scaleRow.note = 'ours column = node:tls as the client, for scale';
+        rows.push(scaleRow);
+      }
     } finally {
       server.stop();
     }

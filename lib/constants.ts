@@ -31,7 +31,8 @@ const VERSION_NAMES: Record<string, number> = {
 
 /** 'TLSv1.3' -> 0x0304 (numbers pass through). */
 export function versionNumber(version: ProtocolVersion): number | undefined {
-  return typeof version === 'number' ? version : VERSION_NAMES[version];
+  if (typeof version === 'number') return version;
+  return typeof version === 'string' && Object.hasOwn(VERSION_NAMES, version) ? VERSION_NAMES[version] : undefined;
 }
 
 /** 0x0304 -> 'TLSv1.3'; unknown numbers as hex. */

@@ -135,6 +135,37 @@ describe('SslContext setters', () => {
     // In range for the TS check, unknown to OpenSSL: refused by SSL_CTX_set_min_proto_version.
     expect(caught(() => ctx.setMinProtoVersion(0x0305))).toBeInstanceOf(OpenSSLError);
     expect(ctx.getMinProtoVersion()).toBe(VERSION.TLS1_2);
+    // Not a name or number at all, even one that cannot become a string: a coded TypeError.
+    for (const bad of [Object.create(null), {}, null, ['TLSv1.2'], 'toString']) {
+      const type = typeof bad === 'string' ? RangeError : TypeError;
+      expectCoded(() => ctx.setMinProtoVersion(bad as never), type, type === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE', 'version');
+    }
+  });
+
+  it('setAlpnProtos: names of 1 to 255 bytes, or a well-formed wire list', () => {
+    const ctx = clientContext();
+    ctx.setAlpnProtos(['h2', 'http/1.1']);
+    ctx.setAlpnProtos(Buffer.from('\x02h2\x08http/1.1', 'latin1'));
+    ctx.setAlpnProtos(new Uint8Array(0)); // clears, as SSL_CTX_set_alpn_protos(ctx, NULL, 0)
+    for (const bad of ['\x05h2', '\x00', '\x02h2\x03ab', '\x02h2\x00']) {
+      expectCoded(() => ctx.setAlpnProtos(Buffer.from(bad, 'latin1')), RangeError, 'ERR_OUT_OF_RANGE', 'protocols');
+    }
+    expectCoded(() => ctx.setAlpnProtos(['']), RangeError, 'ERR_OUT_OF_RANGE', 'protocols[0]');
+    expectCoded(() => ctx.setAlpnProtos('h2' as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'protocols');
+  });
+});
+
+describe('session cache arguments', () => {
+  it('set / observe / evictValue: wrong types are coded TypeErrors, or nothing to evict', async () => {
+    const { SslSessionCache } = await import('../lib/index.js');
+    const cache = new SslSessionCache();
+    expectCoded(() => cache.set(42 as never, null as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'key');
+    expectCoded(() => cache.set('k', 'session' as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'value');
+    expectCoded(() => cache.set('k', {} as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'value');
+    expectCoded(() => cache.observe('k', {} as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'socket');
+    expectCoded(() => cache.observe(1 as never, {} as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'key');
+    for (const bad of [undefined, null, 1, 'x', {}]) expect(cache.evictValue(bad as never)).toBe(false);
+    cache.dispose();
   });
 });
 

@@ -93,7 +93,7 @@ export function describeSslSession(session: SslSession): SessionMeta {
 export const sslSessionAdapter: SessionAdapter<SslSession> = {
   describe: describeSslSession,
   dispose: (session) => {
-    if (!session.disposed) session.dispose();
+    if (SslSession.isLive(session)) session.dispose();
   },
   // No native call on a hit (at 10 k peers a hit is memory-latency bound): disposal is
   // reported by watch(), and resumability as OpenSSL sees it is checked where a session is

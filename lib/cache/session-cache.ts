@@ -22,7 +22,7 @@
 import { EventEmitter } from 'node:events';
 
 import { VERSION, versionName } from '../constants.js';
-import { invalidArgType, validateInteger } from '../errors.js';
+import { invalidArgType, validateInteger, validateString } from '../errors.js';
 import { cacheStored, warningsOn } from '../guard-rails.js';
 import { type SessionStore, withTimeout } from '../stores/store.js';
 import type { SessionAdapter, SessionMeta } from './adapters.js';
@@ -256,6 +256,9 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
    * already expired, a duplicate, or the cache is disposed.
    */
   set(key: string, value: V, options: { trust?: SessionTrust } = {}): boolean {
+    validateString(key, 'key');
+    if (value === null || typeof value !== 'object') throw invalidArgType('value', 'a session (an object)', value);
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     const trust = options.trust ?? 'unverified';
     if (this.#disposed || trust === 'failed' || this.maxPeers === 0) return this.#refuse(value);
     let meta: SessionMeta;

@@ -21,10 +21,10 @@ import { rootCertificates } from 'node:tls';
 import { SESS_CACHE, VERIFY, VERSION } from '../constants.js';
 import type { SslConnection } from '../core/ssl-connection.js';
 import { SslContext, type SslContextOptions } from '../core/ssl-context.js';
-import type { SslSession } from '../core/ssl-session.js';
-import { invalidArgType } from '../errors.js';
+import { SslSession } from '../core/ssl-session.js';
+import { invalidArgType, validateString } from '../errors.js';
 import { connect, defaultClientContext, type ConnectOptions, type TlsClient } from '../tls/tls-client.js';
-import type { TlsSocket } from '../tls/tls-socket.js';
+import { TlsSocket as TlsSocketClass, type TlsSocket } from '../tls/tls-socket.js';
 import { sslSessionAdapter } from './adapters.js';
 import { canonicalTrust, defaultServername, formatKey, identityOf, type TrustOptions } from './key.js';
 import { SessionCache, type SessionCacheOptions, type SessionTrust, type Taken } from './session-cache.js';
@@ -88,6 +88,13 @@ type Offered = SslConnection & { [OFFERED]?: SslSession };
 export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions> {
   constructor(options: SslSessionCacheOptions = {}) {
     super({ ...options, adapter: sslSessionAdapter });
+  }
+
+  /** SessionCache.set(), for SslSession values only (anything else is a TypeError, ERR_INVALID_ARG_TYPE). */
+  override set(key: string, value: SslSession, options?: { trust?: SessionTrust }): boolean {
+    validateString(key, 'key');
+    if (!(value instanceof SslSession)) throw invalidArgType('value', 'an SslSession', value);
+    return super.set(key, value, options);
   }
 
   /**
@@ -196,6 +203,8 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
    * TLS 1.2 session is then taken with get1Session()).
    */
   observe(key: string, socket: TlsSocket): void {
+    validateString(key, 'key');
+    if (!(socket instanceof TlsSocketClass)) throw invalidArgType('socket', 'a TlsSocket', socket);
     const connection = socket.connection;
     const pending: SslSession[] = [];
     let trust: SessionTrust | undefined;

@@ -138,6 +138,7 @@ export function clientHelloPending(connection: SslConnection): Promise<void> | n
 }
 
 function protoVersion(value: ProtocolVersion, name: string): number {
+  if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType(name, "a protocol name ('TLSv1.2') or number", value);
   const number = versionNumber(value);
   if (number === undefined) throw outOfRange(name, "'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3' or a version number", value);
   return validateInteger(number, name, 0, 0xffff);
@@ -151,6 +152,16 @@ function alpnWire(protocols: readonly string[]): Buffer {
     return Buffer.concat([Buffer.from([bytes.length]), bytes]);
   });
   return Buffer.concat(parts);
+}
+
+/** Checks an ALPN list in wire format (length-prefixed, non-empty names, nothing left over; empty clears). */
+function checkAlpnWire(wire: Uint8Array): Uint8Array {
+  for (let i = 0; i < wire.length; i += 1 + wire[i]!) {
+    if (wire[i] === 0 || i + 1 + wire[i]! > wire.length) {
+      throw outOfRange('protocols', 'an ALPN wire list (1-byte lengths of 1 to 255, then the names)', `a malformed list (at byte ${i})`);
+    }
+  }
+  return wire;
 }
 
 function sessionArg(value: unknown, name: string): SslSession {
@@ -283,7 +294,7 @@ export class SslContext extends binding.SslContext {
    * offering none of them gets a no_application_protocol alert, as with node:tls.
    */
   override setAlpnProtos(protocols: readonly string[] | Uint8Array): void {
-    super.setAlpnProtos(protocols instanceof Uint8Array ? protocols : alpnWire(protocols));
+    super.setAlpnProtos(protocols instanceof Uint8Array ? checkAlpnWire(protocols) : alpnWire(protocols));
   }
 
   /**

@@ -14,7 +14,8 @@ function connections(a: unknown, b: unknown): void {
 
 /** Moves pending ciphertext from `from` to `to`. Returns whether anything moved. */
 export function pipe(from: SslConnection, to: SslConnection): boolean {
-  return from.pipeTo(to) > 0; // native BIO to BIO: no Buffer in between
+  if (!(from instanceof SslConnection)) throw invalidArgType('from', 'an SslConnection', from);
+  return from.pipeTo(to) > 0; // native BIO to BIO: no Buffer in between (pipeTo checks `to`)
 }
 
 /**

@@ -198,10 +198,18 @@ export class TlsSocket extends DuplexStream {
   #driveCorked(): void {
     const corkable = this.socket as { cork?: () => void; uncork?: () => void };
     corkable.cork?.();
+    const wasSecure = this.#secure;
     try {
       this.#drive();
     } finally {
-      corkable.uncork?.();
+      if (!wasSecure && this.#secure && !this.connection.isServer && !this.destroyed) {
+        // The client's last handshake flight: hold it until this turn's promise continuations
+        // ran, so what `await connect()` writes next leaves with it (one segment, and one
+        // wake-up less for the server), as node's http corks a request until nextTick.
+        setImmediate(() => corkable.uncork?.());
+      } else {
+        corkable.uncork?.();
+      }
     }
   }
 
