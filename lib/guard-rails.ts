@@ -133,7 +133,6 @@ interface SessionLike {
   dispose(): void;
 }
 interface ConnectionLike {
-  readonly isServer: boolean;
   readonly freed: boolean;
   get1Session(): SessionLike | null;
   isInitFinished(): boolean;
@@ -164,20 +163,25 @@ function checkSessionIdContext(connection: ConnectionLike, context: ContextLike)
 
 // ----- OPENSSL_SESSION_NO_SHUTDOWN ----------------------------------------------------------
 
-interface Tracked {
-  /** The connection's context (weakly: the warning is keyed on it). */
-  context: WeakRef<ContextLike>;
+/** A connection's guard-rail state, kept on the connection itself (a WeakMap entry cost µs per connection). */
+export interface Tracked {
+  /** Warnings are once per context: this token stands for it (no reference to the context). */
+  owner: object;
   server: boolean;
   /** shutdown() or setShutdown(SENT) was called, or a step failed: nothing to warn about. */
   settled: boolean;
 }
 
-const tracked = new WeakMap<ConnectionLike, Tracked>();
-/** Warning key for connections whose context is gone too (once per process, not per connection). */
-const contextGone = {};
+/** One token per context, the key of its once-per-context warnings. */
+const contextTokens = new WeakMap<ContextLike, object>();
+function tokenOf(context: ContextLike): object {
+  let token = contextTokens.get(context);
+  if (token === undefined) contextTokens.set(context, (token = {}));
+  return token;
+}
 const collected = new FinalizationRegistry<Tracked>((state) => {
   if (state.settled) return;
-  warnNoShutdown(state.context.deref() ?? contextGone, `an SslConnection (${state.server ? 'server' : 'client'}) was garbage-collected`);
+  warnNoShutdown(state.owner, `an SslConnection (${state.server ? 'server' : 'client'}) was garbage-collected`);
 });
 
 function warnNoShutdown(owner: object, what: string): void {
@@ -219,29 +223,30 @@ function quietly(check: () => void): void {
   }
 }
 
-/** A handshake step returned SSL_ERROR.NONE (done). Idempotent. */
-export function handshakeDone(connection: ConnectionLike, context: ContextLike): void {
-  if (!warningsOn || tracked.has(connection)) return;
+/**
+ * A handshake step returned SSL_ERROR.NONE (done): the state to keep on the connection
+ * (undefined when warnings are off or the check failed). Call once per connection.
+ */
+export function handshakeDone(connection: ConnectionLike, context: ContextLike, server: boolean): Tracked | undefined {
+  if (!warningsOn) return undefined;
+  let state: Tracked | undefined;
   quietly(() => {
-    const server = connection.isServer;
-    const state: Tracked = { context: new WeakRef(context), server, settled: false };
-    tracked.set(connection, state);
+    state = { owner: tokenOf(context), server, settled: false };
     if (!disabled.has(WARNING_CODES.noShutdown)) collected.register(connection, state, state);
     if (server) checkSessionIdContext(connection, context);
   });
+  return state;
 }
 
 /** shutdown() / setShutdown(SENT) was called, or a step threw: no warning for this connection. */
-export function settled(connection: ConnectionLike): void {
-  const state = tracked.get(connection);
+export function settled(state: Tracked | undefined): void {
   if (state === undefined || state.settled) return;
   state.settled = true;
   collected.unregister(state);
 }
 
 /** Before an explicit free(): clients whose completed handshake was never shut down warn. */
-export function beforeFree(connection: ConnectionLike): void {
-  const state = tracked.get(connection);
+export function beforeFree(connection: ConnectionLike, state: Tracked | undefined): void {
   if (state === undefined) return;
   collected.unregister(state);
   if (state.settled || state.server) return;
@@ -249,16 +254,16 @@ export function beforeFree(connection: ConnectionLike): void {
   quietly(() => {
     // The exact condition of ssl_clear_bad_session: handshake finished (not failed), no SENT.
     if (!connection.freed && connection.isInitFinished() && (connection.getShutdown() & 1) === 0) {
-      warnNoShutdown(state.context.deref() ?? contextGone, 'an SslConnection (client) was freed');
+      warnNoShutdown(state.owner, 'an SslConnection (client) was freed');
     }
   });
 }
 
 /** get1Session() returned `session` on `connection`: remembers TLS 1.3 client sessions taken too early. */
-export function sessionTaken(connection: ConnectionLike, session: SessionLike | null): void {
-  if (session === null || !warningsOn || disabled.has(WARNING_CODES.notResumableYet)) return;
+export function sessionTaken(connection: ConnectionLike, server: boolean, session: SessionLike | null): void {
+  if (session === null || server || !warningsOn || disabled.has(WARNING_CODES.notResumableYet)) return;
   quietly(() => {
-    if (connection.isServer || session.getProtocolVersion() !== TLS1_3 || session.isResumable() || !connection.isInitFinished()) return;
+    if (session.getProtocolVersion() !== TLS1_3 || session.isResumable() || !connection.isInitFinished()) return;
     earlySessions.set(session, callSite());
   });
 }

@@ -81,7 +81,7 @@ export declare class NativeSslSession {
   /** SSL_SESSION_free now. Every later call (a second dispose() too) throws ERR_SESSION_DISPOSED. */
   dispose(): void;
   /** True after dispose(). */
-  readonly disposed: boolean;
+  get disposed(): boolean;
 }
 
 export type SessionCallbackConnection = NativeSslConnection | null;
@@ -166,8 +166,8 @@ export declare class NativeSslConnection {
   isInitFinished(): boolean;
   setSessionListener(listener: ((session: NativeSslSession) => void) | null): void;
   free(): void;
-  readonly freed: boolean;
-  readonly isServer: boolean;
+  get freed(): boolean;
+  get isServer(): boolean;
 }
 
 export interface NativeBinding {

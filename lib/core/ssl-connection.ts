@@ -21,11 +21,27 @@ import type { SslSession } from './ssl-session.js';
  */
 export class SslConnection extends binding.SslConnection {
   readonly #context: SslContext; // for the guard-rail warnings (lib/guard-rails.ts)
+  readonly #server: boolean;
+  /** Mirrors the native `freed` (only free() frees): TlsSocket reads it several times per record. */
+  #freed = false;
+  /** Guard-rail state, once the handshake is done (lib/guard-rails.ts). */
+  #guard: guard.Tracked | undefined;
 
   constructor(context: SslContext) {
     if (!(context instanceof binding.SslContext)) throw invalidArgType('context', 'an SslContext', context);
     super(context);
     this.#context = context;
+    this.#server = super.isServer;
+  }
+
+  /** Whether this is the server side (the context's role). Read once: it never changes. */
+  override get isServer(): boolean {
+    return this.#server;
+  }
+
+  /** Whether free() ran (every other call then throws ERR_CONNECTION_FREED). */
+  override get freed(): boolean {
+    return this.#freed;
   }
 
   /** BIO_write on the network-side BIO: bytes received from the peer. */
@@ -38,7 +54,7 @@ export class SslConnection extends binding.SslConnection {
     try {
       return super.write(validateBytes(plaintext, 'plaintext'));
     } catch (error) {
-      guard.settled(this);
+      guard.settled(this.#guard);
       throw error;
     }
   }
@@ -48,21 +64,25 @@ export class SslConnection extends binding.SslConnection {
     try {
       return super.read();
     } catch (error) {
-      guard.settled(this); // a failed connection lost its session already: no guard-rail warning
+      guard.settled(this.#guard); // a failed connection lost its session already: no guard-rail warning
       throw error;
     }
   }
 
   /** SSL_shutdown: sends close_notify; 1 once both sides sent theirs, 0 when ours went first. */
   override shutdown(): number {
-    guard.settled(this);
+    guard.settled(this.#guard);
     return super.shutdown();
   }
 
   /** SSL_free now; later calls throw ERR_CONNECTION_FREED. */
   override free(): void {
-    guard.beforeFree(this);
-    super.free();
+    guard.beforeFree(this, this.#guard);
+    try {
+      super.free();
+    } finally {
+      this.#freed = super.freed; // freed even when a remove callback's exception is rethrown
+    }
   }
 
   /** SSL_do_handshake; see the class doc for the result. */
@@ -84,7 +104,7 @@ export class SslConnection extends binding.SslConnection {
   #step(run: () => number): number {
     try {
       const status = run();
-      if (status === 0 && guard.warningsOn) guard.handshakeDone(this, this.#context);
+      if (status === 0 && guard.warningsOn && this.#guard === undefined) this.#guard = guard.handshakeDone(this, this.#context, this.#server);
       return status;
     } catch (error) {
       throw this.#withVerifyError(error);
@@ -112,14 +132,14 @@ export class SslConnection extends binding.SslConnection {
    */
   override get1Session(): SslSession | null {
     const session = super.get1Session() as SslSession | null;
-    if (guard.warningsOn) guard.sessionTaken(this, session);
+    if (guard.warningsOn) guard.sessionTaken(this, this.#server, session);
     return session;
   }
 
   /** SSL_set_shutdown: SHUTDOWN.SENT | SHUTDOWN.RECEIVED marks the connection as cleanly closed. */
   override setShutdown(flags: number): void {
     super.setShutdown(validateInteger(flags, 'flags', 0, SHUTDOWN.SENT | SHUTDOWN.RECEIVED));
-    if (flags & SHUTDOWN.SENT) guard.settled(this);
+    if (flags & SHUTDOWN.SENT) guard.settled(this.#guard);
   }
 
   /** SSL_set_quiet_shutdown: skip sending close_notify, and treat the connection as closed cleanly. */
@@ -155,7 +175,7 @@ export class SslConnection extends binding.SslConnection {
   }
 
   #withVerifyError(error: unknown): unknown {
-    guard.settled(this);
+    guard.settled(this.#guard);
     if (error instanceof Error && (error as { code?: string }).code === 'ERR_SSL_CERTIFICATE_VERIFY_FAILED' && !this.freed) {
       const reason = this.verifyResultString();
       Object.assign(error, { verifyError: reason, message: `${error.message}: ${reason}` });

@@ -68,6 +68,11 @@ export class SslSession extends binding.SslSession {
     };
   }
 
+  /** Whether dispose() ran (a JS field: the native getter costs a call and a type-tag check). */
+  override get disposed(): boolean {
+    return this.#released;
+  }
+
   /** SSL_SESSION_free of this handle's reference. Throws ERR_SESSION_DISPOSED the second time. */
   override dispose(): void {
     super.dispose();
