@@ -1,6 +1,8 @@
 // Module init: classes, constants, and the per-environment state (Napi::Addon).
 #include "addon.h"
 
+#include <cstring>
+
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
@@ -37,9 +39,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                                     OPENSSL_VERSION_STR + " but this node runs " +
                                     OpenSSL_version(OPENSSL_VERSION));
   }
-  Napi::Object keyHolder = Napi::Object::New(env);
-  keyHolder.Set("key", Napi::Symbol::New(env, "openssl-session slots"));
-  slotsKeyHolder = Napi::Persistent(keyHolder);
+  slotKeys = Napi::Persistent(slots::MakeKeys(env));
   exports.Set("SslSession", SslSession::Init(env, this));
   exports.Set("SslContext", SslContext::Init(env, this));
   exports.Set("SslConnection", SslConnection::Init(env, this));
@@ -101,13 +101,13 @@ Napi::Value Addon::OpenSSLVersion(const Napi::CallbackInfo& info) {
 }
 
 JsCallScope::JsCallScope(Napi::Env env) : env_(env), addon_(Addon::Get(env)) {
-  ERR_clear_error();
+  ClearErrors();
   addon_->jsCallDepth++;
 }
 
 JsCallScope::~JsCallScope() {
   addon_->jsCallDepth--;
-  ERR_clear_error();
+  ClearErrors();
   if (addon_->jsCallDepth == 0) addon_->pendingException.Reset();
 }
 
@@ -130,25 +130,44 @@ void RecordCallbackException(Napi::Env env, const Napi::Error& error) {
 
 namespace slots {
 namespace {
-Napi::Value Key(Napi::Env env) { return Addon::Get(env)->slotsKeyHolder.Value().Get("key"); }
-Napi::Object Holder(Napi::Env env, Napi::Object self) { return self.Get(Key(env)).As<Napi::Object>(); }
+// One symbol per slot name, created once per environment and kept in the slotKeys array
+// (index i = kNames[i]). Slots are plain symbol-keyed properties of the wrapper: no holder
+// object, no string made from the C name on each access (both showed in profiles of
+// new SslConnection + free).
+constexpr const char* kNames[] = {"context", "sessionListener", "newSession", "removeSession",
+                                  "getSession", "clientHello", "ticketKeys", "clock"};
+constexpr uint32_t kCount = sizeof(kNames) / sizeof(kNames[0]);
+
+Napi::Value KeyOf(Napi::Env env, const char* name) {
+  for (uint32_t i = 0; i < kCount; i++) {
+    if (name == kNames[i] || std::strcmp(name, kNames[i]) == 0) return Addon::Get(env)->slotKeys.Value().Get(i);
+  }
+  throw Napi::Error::New(env, std::string("openssl-session: unknown slot ") + name);
+}
 }  // namespace
 
-void Init(Napi::Env env, Napi::Object self) {
-  Napi::PropertyDescriptor slot = Napi::PropertyDescriptor::Value(Key(env), Napi::Object::New(env), napi_writable);
-  self.DefineProperty(slot);  // not enumerable, not configurable
+Napi::Object MakeKeys(Napi::Env env) {
+  Napi::Array keys = Napi::Array::New(env, kCount);
+  for (uint32_t i = 0; i < kCount; i++) keys.Set(i, Napi::Symbol::New(env, std::string("openssl-session ") + kNames[i]));
+  return keys;
 }
 
+void Init(Napi::Env, Napi::Object) {}
+
 void Set(Napi::Env env, Napi::Object self, const char* name, Napi::Value value) {
-  Holder(env, self).Set(name, value);
+  self.Set(KeyOf(env, name), value);
 }
 
 Napi::Value Get(Napi::Env env, Napi::Object self, const char* name) {
-  return Holder(env, self).Get(name);
+  return self.Get(KeyOf(env, name));
 }
 
 void Clear(Napi::Env env, Napi::Object self) {
-  self.Set(Key(env), Napi::Object::New(env));
+  Napi::Object keys = Addon::Get(env)->slotKeys.Value();
+  for (uint32_t i = 0; i < kCount; i++) {
+    Napi::Value key = keys.Get(i);
+    if (self.HasOwnProperty(key)) self.Set(key, env.Undefined());
+  }
 }
 }  // namespace slots
 

@@ -44,8 +44,8 @@ class Addon : public Napi::Addon<Addon> {
   // into another context's cache (see SslContext::CachedElsewhere).
   std::unordered_set<SslContext*> contexts;
 
-  // Holds the private symbol under which wrappers keep their JS-side slots (JsSlots).
-  Napi::ObjectReference slotsKeyHolder;
+  // The symbols under which wrappers keep their JS-side slots (see slots:: in addon.cc).
+  Napi::ObjectReference slotKeys;
 
   // One zero-length Buffer returned by every read() that found no data (the common case on
   // every wake-up), instead of allocating one each time. Zero bytes cannot be written to.
@@ -88,12 +88,13 @@ class FinalizingScope {
 void RecordCallbackException(Napi::Env env, const Napi::Error& error);
 
 // Values a wrapper must call or keep alive (callbacks, the context of a connection), kept
-// as properties of the wrapper's own JS object under a private symbol instead of napi
+// as properties of the wrapper's own JS object, one symbol key per slot, instead of napi
 // references. napi references are GC roots: a callback closing over its own context would
 // keep both alive forever. Properties are ordinary edges GC can see through, and close()
 // / free() drop them. Only usable while the wrapper's JS object is alive (never from a
 // destructor).
 namespace slots {
+Napi::Object MakeKeys(Napi::Env env);
 void Init(Napi::Env env, Napi::Object self);
 void Set(Napi::Env env, Napi::Object self, const char* name, Napi::Value value);
 Napi::Value Get(Napi::Env env, Napi::Object self, const char* name);

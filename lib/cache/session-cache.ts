@@ -24,11 +24,13 @@ import { EventEmitter } from 'node:events';
 import { VERSION, versionName } from '../constants.js';
 import { invalidArgType, validateInteger, validateString } from '../errors.js';
 import { cacheStored, warningsOn } from '../guard-rails.js';
-import { type SessionStore, withTimeout } from '../stores/store.js';
+import type { SessionStore } from '../stores/store.js';
 import type { SessionAdapter, SessionMeta } from './adapters.js';
 import { keyInfo, sessionKey, type SessionKeyOptions } from './key.js';
 import { PeerTable } from './peer-table.js';
-import { decodeRecords, encodeRecords, type ExpiryBound, type SessionRecord } from './record.js';
+import { coarseNow, expiryOf } from './expiry.js';
+import type { SessionRecord } from './record.js';
+import { StoreTier, type StoreOperation } from './store-tier.js';
 
 import type {
   CachedSessionInfo,
@@ -69,24 +71,6 @@ export interface Taken<V> {
 const DAY = 86_400;
 const SWEEP_INTERVAL_MS = 60_000;
 
-/**
- * The default clock, read at most once per millisecond of event-loop time and per 64 reads:
- * Date.now() costs about as much as the rest of a cache hit, and expiry is a matter of
- * minutes (the server enforces it anyway). A busy synchronous loop still sees time move.
- */
-let cachedNow = 0;
-let cachedReads = 0;
-function coarseNow(): number {
-  if (cachedNow !== 0 && ++cachedReads < 64) return cachedNow;
-  cachedReads = 0;
-  if (cachedNow === 0) {
-    setTimeout(() => {
-      cachedNow = 0;
-    }, 1).unref();
-  }
-  cachedNow = Date.now();
-  return cachedNow;
-}
 
 /**
  * A client session cache. Values put in with set() belong to the cache. get()/getSync()
@@ -108,9 +92,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   readonly #peers = new PeerTable<Entry<V>, V>();
   // Where a cached value came from (for evictValue) travels on the value itself under
   // ORIGIN, set once when it enters the cache: a WeakMap cost ~3 µs per entry (ephemerons).
-  readonly #chains = new Map<string, Promise<void>>();
-  /** Memory state of a key newer than its store record, waiting to be written. */
-  readonly #snapshots = new Map<string, SessionRecord[]>();
+  /** The store side (ordering, coalescing, timeouts), or null without a store. */
+  readonly #tier: StoreTier | null;
   readonly #counters = { hits: 0, misses: 0, stores: 0, evictions: 0, expirations: 0, ticketsTaken: 0, storeErrors: 0 };
   #lastSweep: number;
   #disposed = false;
@@ -141,6 +124,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     if (store !== null && (typeof store !== 'object' || typeof store.get !== 'function')) throw invalidArgType('options.store', 'a SessionStore', store);
     this.store = store;
     this.storeTimeout = validateInteger(options.storeTimeout ?? 1000, 'options.storeTimeout');
+    this.#tier = store === null ? null : new StoreTier(store, this.storeTimeout, (error, operation) => this.#storeError(error, operation));
     this.persistClientCertSessions = options.persistClientCertSessions ?? false;
     this.#caps = {
       tls13: validateInteger(options.maxLifetime?.tls13 ?? 7 * DAY, 'options.maxLifetime.tls13'),
@@ -233,12 +217,12 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     if (this.#disposed) return undefined;
     const hit = this.#take(key, 'memory');
     if (hit !== undefined) return { value: hit, owned: this.#lastTakeOwned };
-    if (this.store === null || !this.#persistable(key)) {
+    if (this.#tier === null || !this.#persistable(key)) {
       this.#miss(key);
       return undefined;
     }
     try {
-      await withTimeout(this.#serial(key, () => this.#load(key)), this.storeTimeout, 'session store get');
+      await this.#tier.read(key, () => this.#peers.has(key) || this.#disposed, (records) => this.#load(key, records));
     } catch (error) {
       this.#storeError(error, 'get');
     }
@@ -268,7 +252,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       return this.#refuse(value);
     }
     const now = this.#now();
-    const { expiresAt, expiresBy } = this.#expiry(meta);
+    const { expiresAt, expiresBy } = expiryOf(meta, this.#caps);
     if (!meta.resumable) cacheStored(this, key, value, false); // guard-rail: a TLS 1.3 session taken too early?
     if (!meta.resumable || expiresAt <= now) return this.#refuse(value);
     this.#maybeSweep(now);
@@ -367,7 +351,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   /** Resolves once every store write started so far has settled. */
   async flush(): Promise<void> {
-    while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
+    await this.#tier?.flush();
   }
 
   /** Counters and sizes. */
@@ -390,18 +374,6 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   [Symbol.dispose](): void {
     this.dispose();
-  }
-
-  #expiry(meta: SessionMeta): { expiresAt: number; expiresBy: ExpiryBound } {
-    const t = meta.time * 1000;
-    let best: { expiresAt: number; expiresBy: ExpiryBound } = { expiresAt: t + meta.timeout * 1000, expiresBy: 'timeout' };
-    const consider = (expiresAt: number, expiresBy: ExpiryBound) => {
-      if (expiresAt < best.expiresAt) best = { expiresAt, expiresBy };
-    };
-    if (meta.ticketLifetimeHint > 0) consider(t + meta.ticketLifetimeHint * 1000, 'hint');
-    consider(t + (meta.protocol === VERSION.TLS1_3 ? this.#caps.tls13 : this.#caps.tls12) * 1000, 'cap');
-    if (meta.peerNotAfter !== null) consider(meta.peerNotAfter, 'notAfter');
-    return best;
   }
 
   /**
@@ -514,29 +486,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     return !info.ephemeral && (!info.clientCertificate || this.persistClientCertSessions);
   }
 
-  /** Runs store operations of one key one after another. */
-  #serial(key: string, fn: () => Promise<void>): Promise<void> {
-    const run = (this.#chains.get(key) ?? Promise.resolve()).then(fn);
-    const tail = run.catch(() => {});
-    this.#chains.set(key, tail);
-    void tail.then(() => {
-      if (this.#chains.get(key) === tail) this.#chains.delete(key);
-    });
-    return run;
-  }
-
-  /** Loads the store's record of `key` into memory, unless memory is as new or newer. */
-  async #load(key: string): Promise<void> {
-    if (this.#peers.has(key) || this.#snapshots.has(key) || this.#disposed) return;
-    const bytes = await withTimeout(this.store!.get(key), this.storeTimeout, 'session store get');
-    if (bytes === undefined || this.#peers.has(key) || this.#snapshots.has(key) || this.#disposed) return;
-    let records: SessionRecord[];
-    try {
-      records = decodeRecords(bytes);
-    } catch (error) {
-      this.#storeError(error, 'get');
-      return;
-    }
+  /** Puts the store's records of `key` in memory (the tier checked memory is not newer). */
+  #load(key: string, records: SessionRecord[]): void {
     const now = this.#now();
     const entries: Entry<V>[] = records
       .filter((r) => r.expiresAt > now)
@@ -552,7 +503,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   /** Writes the current sessions of `key` through to the store (coalesced, in order). */
   #persist(key: string): void {
-    if (this.store === null || !this.#persistable(key)) return;
+    if (this.#tier === null || !this.#persistable(key)) return;
     const records: SessionRecord[] = [];
     for (const e of this.#peers.pool(key) ?? []) {
       try {
@@ -560,28 +511,13 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       } catch {
         continue;
       }
-      const { value: _value, der, ...meta } = e;
+      const { value: _value, der, lent: _lent, ...meta } = e;
       records.push({ ...meta, der });
     }
-    const queued = this.#snapshots.has(key);
-    this.#snapshots.set(key, records);
-    if (queued) return; // the write already queued takes this newer snapshot
-    const store = this.store;
-    let operation: 'set' | 'delete' = 'set';
-    this.#serial(key, async () => {
-      const latest = this.#snapshots.get(key) ?? [];
-      this.#snapshots.delete(key);
-      if (latest.length === 0) {
-        operation = 'delete';
-        await withTimeout(store.delete(key), this.storeTimeout, 'session store delete');
-      } else {
-        const expiresAt = Math.max(...latest.map((r) => r.expiresAt));
-        await withTimeout(store.set(key, encodeRecords(latest), expiresAt), this.storeTimeout, 'session store set');
-      }
-    }).catch((error: unknown) => this.#storeError(error, operation));
+    this.#tier.write(key, records);
   }
 
-  #storeError(error: unknown, operation: 'get' | 'set' | 'delete'): void {
+  #storeError(error: unknown, operation: StoreOperation): void {
     this.#counters.storeErrors++;
     if (this.listenerCount('storeError') > 0) this.emit('storeError', error instanceof Error ? error : new Error(String(error)), operation);
   }
