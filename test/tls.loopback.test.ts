@@ -330,6 +330,38 @@ describe('data both ways', () => {
     await endClient(client);
   });
 
+  it("end(): 'finish' follows the transport's; a transport destroyed first leaves no error behind", async () => {
+    const { port, accepted } = await startServer({}, { read: true });
+    const context = track(clientContext());
+    const order: string[] = [];
+    const client = await connectTo(port, context);
+    client.socket.once('finish', () => order.push('transport finish'));
+    client.once('finish', () => order.push('tls finish'));
+    await readBytes(client, GREETING.length);
+    client.end();
+    await once(client, 'finish');
+    expect(order).toEqual(['transport finish', 'tls finish']);
+
+    // The server side ends first here: its transport is destroyed before it finished, which
+    // used to hand an end() callback an ERR_STREAM_DESTROYED (a stack trace for nobody).
+    const second = await connectTo(port, context);
+    await readBytes(second, GREETING.length);
+    const peer = accepted[accepted.length - 1]!;
+    const transport = peer.socket as net.Socket;
+    const endArgs: unknown[][] = [];
+    const end = transport.end.bind(transport);
+    transport.end = ((...args: unknown[]) => {
+      endArgs.push(args);
+      return end(...(args as []));
+    }) as typeof transport.end;
+    peer.end();
+    for (let i = 0; i < 100 && endArgs.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+    peer.destroy();
+    expect(endArgs).toHaveLength(1); // _final ended the transport...
+    expect(endArgs[0]!.some((a) => typeof a === 'function')).toBe(false); // ...without a callback to fail
+    expect(peer.errored).toBeNull();
+  });
+
   it('applies backpressure: a client that stops reading stalls the writer, then gets every byte', async () => {
     const payload = randomBytes(16 * 1024 * 1024); // more than loopback socket buffers hold
     const context = track(serverContext());

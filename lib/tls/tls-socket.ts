@@ -394,7 +394,11 @@ export class TlsSocket extends DuplexStream {
       callback();
       return;
     }
-    this.socket.end(() => callback());
+    // 'finish' instead of end(callback): a transport destroyed before it finished (the usual
+    // read-to-the-end-then-destroy) would build an ERR_STREAM_DESTROYED, stack trace and
+    // all, for a callback nobody waits for any more.
+    this.socket.once('finish', () => callback());
+    this.socket.end();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
