@@ -72,6 +72,8 @@ export declare class NativeSslSession {
   get0AlpnSelected(): string | null;
   /** SSL_SESSION_get0_peer: the peer certificate (DER), or null. */
   get0Peer(): Buffer | null;
+  /** @internal Fills `out` with what a session cache reads (see describeSslSession). */
+  readCacheMeta(out: Float64Array): void;
   /** SSL_SESSION_up_ref: a second handle owning its own reference to the same session. */
   upRef(): NativeSslSession;
   /** SSL_SESSION_dup: an independent copy. */

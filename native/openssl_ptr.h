@@ -31,6 +31,7 @@ using EVPKeyPointer = DeleteFnPtr<EVP_PKEY, EVP_PKEY_free>;
 using X509NamePointer = DeleteFnPtr<X509_NAME, X509_NAME_free>;
 using X509ExtensionPointer = DeleteFnPtr<X509_EXTENSION, X509_EXTENSION_free>;
 using BignumPointer = DeleteFnPtr<BIGNUM, BN_free>;
+using ASN1TimePointer = DeleteFnPtr<ASN1_TIME, ASN1_TIME_free>;
 
 // Memory OpenSSL allocated with OPENSSL_malloc and hands to the caller (get1 out-parameters).
 // OPENSSL_free is a macro over CRYPTO_free(ptr, file, line), so it gets a deleter of its own.

@@ -47,6 +47,7 @@ class SslSession : public Napi::ObjectWrap<SslSession> {
   Napi::Value Get0Hostname(const Napi::CallbackInfo& info);
   Napi::Value Get0AlpnSelected(const Napi::CallbackInfo& info);
   Napi::Value Get0Peer(const Napi::CallbackInfo& info);
+  Napi::Value ReadCacheMeta(const Napi::CallbackInfo& info);
   Napi::Value UpRef(const Napi::CallbackInfo& info);
   Napi::Value Dup(const Napi::CallbackInfo& info);
   Napi::Value IsSame(const Napi::CallbackInfo& info);

@@ -5,9 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { SessionCache, sslSessionAdapter, type EvictReason } from '../lib/cache/index.js';
+import { X509Certificate } from 'node:crypto';
+
+import { describeSslSession, SessionCache, sslSessionAdapter, type EvictReason } from '../lib/cache/index.js';
+import * as lib from '../lib/index.js';
 import { createSelfSigned, OP, type SslSession } from '../lib/index.js';
 import { inMemorySessions } from './helpers/cache.js';
+import { pair } from './helpers/fixtures.js';
 
 function engineCache(options: Partial<ConstructorParameters<typeof SessionCache<SslSession>>[0]> = {}) {
   let clock = Date.now();
@@ -21,6 +25,42 @@ function engineCache(options: Partial<ConstructorParameters<typeof SessionCache<
 
 const tls13 = () => inMemorySessions({ version: 'TLSv1.3' });
 const tls12 = () => inMemorySessions({ version: 'TLSv1.2' });
+
+describe('what set() reads from a session (one native call)', () => {
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)('%s: the same values as the getters and X509Certificate', (version) => {
+    const session = inMemorySessions({ version })[0]!;
+    const meta = describeSslSession(session);
+    expect(meta).toEqual({
+      protocol: session.getProtocolVersion(),
+      time: session.getTime(),
+      timeout: session.getTimeout(),
+      ticketLifetimeHint: session.getTicketLifetimeHint(),
+      hasTicket: session.hasTicket(),
+      resumable: session.isResumable(),
+      peerNotAfter: Date.parse(new X509Certificate(session.get0Peer()!).validTo),
+    });
+    session.dispose();
+    expect(() => describeSslSession(session)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_DISPOSED' }));
+  });
+
+  it('no peer certificate (a server-side session without client auth): peerNotAfter null; a bad buffer is a coded TypeError', () => {
+    const { SslContext, SslConnection, handshakeInMemory } = lib;
+    const server = new SslContext('server', { cert: pair.cert, key: pair.key, sessionIdContext: 'meta' });
+    const client = new SslContext('client', { maxVersion: 'TLSv1.2' });
+    const c = new SslConnection(client);
+    const srv = new SslConnection(server);
+    handshakeInMemory(c, srv);
+    const serverSide = srv.get1Session()!;
+    expect(serverSide.get0Peer()).toBeNull();
+    expect(describeSslSession(serverSide).peerNotAfter).toBeNull();
+    for (const bad of [new Float64Array(6), new Float32Array(7), [], null]) {
+      expect(() => serverSide.readCacheMeta(bad as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    }
+    serverSide.dispose();
+    c.free();
+    srv.free();
+  });
+});
 
 describe('LRU across peers', () => {
   it('evicts the least recently used peer, where a hit counts as a use', () => {

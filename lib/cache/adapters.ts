@@ -73,16 +73,19 @@ export function certificateNotAfter(der: Buffer | null): number | null {
   return notAfter;
 }
 
-/** Metadata of a live SslSession (getters only; get0Peer + X509Certificate for notAfter). */
+const meta = new Float64Array(7);
+
+/** Metadata of a live SslSession, read in one native call (notAfter from the peer certificate inside the session). */
 export function describeSslSession(session: SslSession): SessionMeta {
+  session.readCacheMeta(meta);
   return {
-    protocol: session.getProtocolVersion(),
-    time: session.getTime(),
-    timeout: session.getTimeout(),
-    ticketLifetimeHint: session.getTicketLifetimeHint(),
-    hasTicket: session.hasTicket(),
-    resumable: session.isResumable(),
-    peerNotAfter: certificateNotAfter(session.get0Peer()),
+    protocol: meta[0]!,
+    time: meta[1]!,
+    timeout: meta[2]!,
+    ticketLifetimeHint: meta[3]!,
+    hasTicket: meta[4] === 1,
+    resumable: meta[5] === 1,
+    peerNotAfter: Number.isNaN(meta[6]) ? null : meta[6]!,
   };
 }
 
