@@ -3,7 +3,7 @@
  * TLS 1.2 reuse, expiry from every bound with a controlled clock (no sleeping), stats,
  * events and dispose. Values are real sessions from in-memory handshakes.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { X509Certificate } from 'node:crypto';
 
@@ -59,6 +59,27 @@ describe('what set() reads from a session (one native call)', () => {
     serverSide.dispose();
     c.free();
     srv.free();
+  });
+});
+
+describe('the default clock', () => {
+  it('is read again after 64 reads in a busy loop, and after the event loop turns', async () => {
+    const { coarseNow } = await import('../lib/cache/expiry.js');
+    let now = 1_000_000;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5)); // any cached reading expires
+      expect(coarseNow()).toBe(1_000_000);
+      now += 60_000;
+      const seen = Array.from({ length: 64 }, () => coarseNow());
+      expect(seen.slice(0, 63).every((t) => t === 1_000_000)).toBe(true); // cached...
+      expect(seen[63]).toBe(1_060_000); // ...for at most 64 reads
+      now += 60_000;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(coarseNow()).toBe(1_120_000); // and not across a turn of the event loop
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

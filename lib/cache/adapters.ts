@@ -39,9 +39,9 @@ export interface SessionAdapter<V extends object> {
   usable(value: V): boolean;
   /**
    * Optional: arrange for `onDispose` to be called once when `value` is disposed by anyone
-   * (the cache then drops it at once, and hits need not call usable()).
+   * (the cache then drops it at once, and hits need not call usable()); null stops that.
    */
-  watch?(value: V, onDispose: () => void): void;
+  watch?(value: V, onDispose: (() => void) | null): void;
   /** Whether two values are the same session (duplicates are not stored twice). */
   same(a: V, b: V): boolean;
   /** The DER form (i2d_SSL_SESSION), for stores. */

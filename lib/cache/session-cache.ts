@@ -420,7 +420,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       this.#lastTakeOwned = entry.singleUse;
       if (entry.singleUse) {
         entries.shift();
-        entry.value = undefined; // handed over
+        entry.value = undefined; // handed over: the cache no longer cares when it is disposed
+        this.adapter.watch?.(value, null);
         this.#counters.ticketsTaken++;
         if (entries.length === 0) this.#peers.delete(key);
         else this.#peers.refresh(slot);

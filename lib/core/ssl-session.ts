@@ -10,14 +10,15 @@ import { binding } from '../native.js';
 
 /**
  * Calls `onDispose` once when `session` is disposed (one watcher per handle: the session
- * cache that holds it). A handle freed by GC is unreachable, so nobody needs telling.
+ * cache that holds it; null stops watching). A handle freed by GC is unreachable, so nobody
+ * needs telling.
  */
-export function onSessionDispose(session: SslSession, onDispose: () => void): void {
-  watchSession(session, onDispose);
+export function onSessionDispose(session: SslSession, onDispose: (() => void) | null): void {
+  watchSession(session, onDispose ?? undefined);
 }
 
 // Set by SslSession's static block: the one place outside the class that reaches #onDispose.
-let watchSession: (session: SslSession, onDispose: () => void) => void;
+let watchSession: (session: SslSession, onDispose: (() => void) | undefined) => void;
 
 /** A readable summary of a session (no secrets): what `openssl sess_id -text` shows. */
 export interface SessionInfo {
