@@ -21,7 +21,11 @@ export interface Row {
   oursPerSecond: number;
   peerCpuMicros: number;
   oursCpuMicros: number;
-  /** ours / peer, handshakes per second. */
+  /**
+   * ours / peer, handshakes per second: the median of the per-round ratios (each round runs
+   * the peer and then ours back to back, so a ratio compares runs under the same machine
+   * load; on a shared VM the rates of a row drift by ±30% within minutes).
+   */
   ratio: number;
   rounds: number;
   note?: string;
@@ -70,7 +74,7 @@ export async function compare(
     oursPerSecond,
     peerCpuMicros: median(peerSamples.map(cpuMicros)),
     oursCpuMicros: median(ourSamples.map(cpuMicros)),
-    ratio: oursPerSecond / peerPerSecond,
+    ratio: median(peerSamples.map((peerSample, i) => rate(ourSamples[i]!) / rate(peerSample))),
     rounds,
   };
 }
