@@ -54,6 +54,7 @@ export {
   type SessionTrust,
   type SslCacheKeyOptions,
   type SslSessionCacheOptions,
+  type Taken,
   type TrustOptions,
 } from './cache/index.js';
 export {

@@ -9,6 +9,7 @@ export {
   type SessionCacheEvents,
   type SessionCacheOptions,
   type SessionTrust,
+  type Taken,
 } from './session-cache.js';
 export { SslSessionCache, trustOptionsOf, type SslCacheKeyOptions, type SslSessionCacheOptions } from './ssl-session-cache.js';
 export {
