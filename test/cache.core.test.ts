@@ -163,7 +163,12 @@ describe('TLS 1.3 ticket pool', () => {
     expect(lent.isResumable()).toBe(true);
     cache.set('c', tls12()[0]!); // evicts b: never handed out, released now
     expect(kept.disposed).toBe(true);
+    // The evicted lent handle forgot the cache: disposing it is no event, evictValue finds nothing.
+    const events: string[] = [];
+    cache.on('evict', (key, reason) => events.push(`${key} ${reason}`));
+    expect(cache.evictValue(lent)).toBe(false);
     lent.dispose();
+    expect(events).toEqual([]);
     cache.dispose();
   });
 

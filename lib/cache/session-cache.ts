@@ -368,7 +368,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const entries of this.#peers.values()) for (const e of entries) if (e.value !== undefined && !e.lent) this.adapter.dispose(e.value);
+    for (const entries of this.#peers.values()) for (const e of entries) if (e.value !== undefined) this.#release(e.value, e.lent);
     this.#peers.clear();
   }
 
@@ -420,8 +420,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       this.#lastTakeOwned = entry.singleUse;
       if (entry.singleUse) {
         entries.shift();
-        entry.value = undefined; // handed over: the cache no longer cares when it is disposed
-        this.adapter.watch?.(value, null);
+        entry.value = undefined;
+        this.#release(value, true); // handed over
         this.#counters.ticketsTaken++;
         if (entries.length === 0) this.#peers.delete(key);
         else this.#peers.refresh(slot);
@@ -450,6 +450,21 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     return false;
   }
 
+  /**
+   * The cache lets go of `value`: disposes it, unless someone else holds it (`shared`: lent or
+   * handed over). A value that lives on forgets this cache (no dispose hook, no origin), so
+   * holding it does not keep the cache alive.
+   */
+  #release(value: V, shared: boolean): void {
+    if (!shared) {
+      this.adapter.dispose(value);
+      return;
+    }
+    this.adapter.watch?.(value, null);
+    const carrier = value as { [ORIGIN]?: Origin };
+    if (carrier[ORIGIN]?.cache === this) carrier[ORIGIN] = undefined;
+  }
+
   /** Removes `entry` from the pool of `key` (and the peer when it empties), releasing its value. */
   #remove(key: string, entries: Entry<V>[], entry: Entry<V>, reason: EvictReason): void {
     const index = entries.indexOf(entry);
@@ -461,7 +476,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     }
     const value = entry.value;
     entry.value = undefined;
-    if (value !== undefined && !entry.lent) this.adapter.dispose(value);
+    if (value !== undefined) this.#release(value, entry.lent);
     if (reason === 'expired') this.#counters.expirations++;
     else this.#counters.evictions++;
     this.emit('evict', key, reason);
