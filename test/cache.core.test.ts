@@ -5,11 +5,14 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
 
 import { describeSslSession, SessionCache, sslSessionAdapter, type EvictReason } from '../lib/cache/index.js';
 import * as lib from '../lib/index.js';
 import { createSelfSigned, OP, type SslSession } from '../lib/index.js';
+import { packageRoot } from '../lib/native.js';
 import { inMemorySessions } from './helpers/cache.js';
 import { pair } from './helpers/fixtures.js';
 
@@ -57,8 +60,22 @@ describe('what set() reads from a session (one native call)', () => {
       expect(() => serverSide.readCacheMeta(bad as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     }
     serverSide.dispose();
+    lib.shutdownInMemory(c, srv);
     c.free();
     srv.free();
+  });
+});
+
+describe('lent handles and the cache lifetime (child process, --expose-gc)', () => {
+  it('a lent handle outlives its cache; the cache is collected once disposed, or once the handle goes', () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(packageRoot, 'test', 'children', 'cache-gc.ts')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      cwd: packageRoot,
+    });
+    const last = run.stdout.trim().split('\n').at(-1) ?? '';
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(last)).toEqual({ disposedCollected: true, droppedAliveWhileHeld: true, lentUsable: true, droppedCollected: true });
   });
 });
 
