@@ -106,6 +106,13 @@ function connectTo(port: number, context: SslContext, session: SslSession | null
   });
 }
 
+/** The TLS record content types in a chunk of ciphertext (20 CCS, 21 alert, 22 handshake, 23 data). */
+function recordTypes(chunk: Buffer): number[] {
+  const types: number[] = [];
+  for (let i = 0; i + 5 <= chunk.length; i += 5 + chunk.readUInt16BE(i + 3)) types.push(chunk[i]!);
+  return types;
+}
+
 /** Reads exactly `n` bytes (the stream stays readable afterwards). */
 function readBytes(stream: Duplex, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -328,6 +335,41 @@ describe('data both ways', () => {
     expect(echoed.length).toBe(payload.length);
     expect(sha256(echoed)).toBe(sha256(payload));
     await endClient(client);
+  });
+
+  it('resumed TLS 1.2: the client\'s Finished and its first write share a segment; so do the reply and close_notify', async () => {
+    const context = track(serverContext({ maxVersion: 'TLSv1.2' }));
+    const serverChunks: number[][][] = []; // per accepted connection
+    const server = createServer({ context }, (socket) => {
+      socket.once('data', () => socket.end(GREETING)); // reply, then close
+      socket.on('error', () => {});
+    });
+    server.server.on('connection', (raw: net.Socket) => {
+      const chunks: number[][] = [];
+      serverChunks.push(chunks);
+      raw.on('data', (chunk: Buffer) => chunks.push(recordTypes(chunk)));
+    });
+    const { port } = await server.listen(0, HOST);
+    cleanups.push(() => server.close());
+    const clientCtx = track(clientContext({ maxVersion: 'TLSv1.2' }));
+    const roundTrip = async (session: SslSession | null) => {
+      const client = await connectTo(port, clientCtx, session);
+      const chunks: number[][] = [];
+      client.socket.on('data', (chunk: Buffer) => chunks.push(recordTypes(chunk)));
+      client.write('ping'); // right after `await connect()`
+      client.resume();
+      await once(client, 'end');
+      return { client, chunks };
+    };
+    const first = await roundTrip(null);
+    const session = first.client.get1Session();
+    const second = await roundTrip(session);
+    expect(second.client.isSessionReused()).toBe(true);
+    // Server side: ClientHello, then [ChangeCipherSpec, Finished, application data] in one read.
+    expect(serverChunks[1]!.slice(0, 2)).toEqual([[22], [20, 22, 23]]);
+    // Client side, after connect() resolved: [application data (reply), alert (close_notify)].
+    expect(second.chunks).toEqual([[23, 21]]);
+    session?.dispose();
   });
 
   it("end(): 'finish' follows the transport's; a transport destroyed first leaves no error behind", async () => {

@@ -202,10 +202,13 @@ export class TlsSocket extends DuplexStream {
     try {
       this.#drive();
     } finally {
-      if (!wasSecure && this.#secure && !this.connection.isServer && !this.destroyed) {
-        // The client's last handshake flight: hold it until this turn's promise continuations
-        // ran, so what `await connect()` writes next leaves with it (one segment, and one
-        // wake-up less for the server), as node's http corks a request until nextTick.
+      if (!wasSecure && this.#secure && !this.destroyed) {
+        // The step that finished the handshake: hold what it wrote until this turn's
+        // continuations ran. A client's last flight then leaves with what `await connect()`
+        // writes next (one segment, one wake-up less for the server), as node's http corks a
+        // request until nextTick; a server's reply to data that came with the client's
+        // Finished (emitted on the next tick: the first push of a stream is never synchronous)
+        // leaves with its close_notify.
         setImmediate(() => corkable.uncork?.());
       } else {
         corkable.uncork?.();
@@ -333,13 +336,13 @@ export class TlsSocket extends DuplexStream {
     return (this.socket as { allowHalfOpen?: boolean }).allowHalfOpen === true;
   }
 
-  #flush(callback?: (error?: Error | null) => void): void {
+  /** Hands OpenSSL's output to the transport. Returns false when the transport's buffer is full. */
+  #flush(): boolean {
     const out = this.connection.freed ? null : this.connection.takeOutput();
     if (out !== null && !this.socket.destroyed && this.socket.writable && !this.socket.writableEnded) {
-      this.socket.write(out, callback);
-    } else {
-      callback?.();
+      return this.socket.write(out);
     }
+    return true;
   }
 
   /** SSL_write one chunk; false when OpenSSL must first read (renegotiation): retried after the next read. */
@@ -356,7 +359,11 @@ export class TlsSocket extends DuplexStream {
       this.#flush();
       return false;
     }
-    this.#flush(write.callback);
+    // The record is the transport's now: the write is done, unless the transport's buffer is
+    // full (backpressure: done once it drains). Done at once lets an end() right behind it
+    // send close_notify in the same step, so reply, close_notify and FIN leave together.
+    if (this.#flush()) write.callback();
+    else this.socket.once('drain', () => write.callback());
     return true;
   }
 
