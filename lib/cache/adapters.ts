@@ -4,8 +4,6 @@
  * how to (de)serialize for stores. Two adapters ship: live native SslSession handles
  * (our engine: no DER parsing per resumption) and DER Buffers (node:tls).
  */
-import { X509Certificate } from 'node:crypto';
-
 import { onSessionDispose, SslSession } from '../core/ssl-session.js';
 
 /** A session's metadata, as the cache reads it once when the session is stored. */
@@ -48,29 +46,6 @@ export interface SessionAdapter<V extends object> {
   toDER(value: V): Buffer;
   /** A value from its DER form (d2i_SSL_SESSION); throwing makes the record a miss. */
   fromDER(der: Buffer): V;
-}
-
-// X509Certificate parses the whole certificate (~150 µs); a peer presents the same one in
-// every session, so remember the last few answers.
-const notAfterMemo = new Map<string, number | null>();
-const NOT_AFTER_MEMO_SIZE = 256;
-
-/** notAfter of a DER certificate in ms since the epoch (node:crypto X509Certificate), or null. */
-export function certificateNotAfter(der: Buffer | null): number | null {
-  if (der === null) return null;
-  const memoKey = der.toString('latin1');
-  const known = notAfterMemo.get(memoKey);
-  if (known !== undefined) return known;
-  let notAfter: number | null;
-  try {
-    const parsed = Date.parse(new X509Certificate(der).validTo);
-    notAfter = Number.isFinite(parsed) ? parsed : null;
-  } catch {
-    notAfter = null;
-  }
-  if (notAfterMemo.size >= NOT_AFTER_MEMO_SIZE) notAfterMemo.delete(notAfterMemo.keys().next().value as string);
-  notAfterMemo.set(memoKey, notAfter);
-  return notAfter;
 }
 
 const meta = new Float64Array(7);

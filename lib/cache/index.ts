@@ -13,7 +13,6 @@ export {
 } from './session-cache.js';
 export { SslSessionCache, trustOptionsOf, type SslCacheKeyOptions, type SslSessionCacheOptions } from './ssl-session-cache.js';
 export {
-  certificateNotAfter,
   derSessionAdapter,
   describeSslSession,
   sslSessionAdapter,
