@@ -34,13 +34,21 @@ function contexts() {
   };
 }
 
-/** A finished handshake; both connections become garbage when this returns. */
-function connectAndDrop(server: SslContext, client: SslContext, clean: boolean): void {
+/**
+ * A finished handshake; both connections become garbage when this returns. `clean`: both shut
+ * down; `freeServer`: the server side is freed on purpose, without shutdown (no GC warning:
+ * it was not collected, and free() of a server does not warn), the client shuts down.
+ */
+function connectAndDrop(server: SslContext, client: SslContext, clean: boolean, freeServer = false): void {
   const c = new SslConnection(client);
   const s = new SslConnection(server);
   handshakeInMemory(c, s);
   drain(c, s);
   if (clean) shutdownInMemory(c, s);
+  if (freeServer) {
+    c.shutdown();
+    s.free();
+  }
   registry.register(c, 'c');
   registry.register(s, 's');
 }
@@ -59,12 +67,16 @@ await collect(() => collected >= 2);
 const droppedWarnings = warnings.splice(0).sort();
 
 let clean: string[] = [];
+let freed: string[] = [];
 let disabled: string[] = [];
 if (process.argv[2] !== 'only-dropped') {
   const tidy = contexts();
   connectAndDrop(tidy.server, tidy.client, true);
   await collect(() => collected >= 4);
   clean = warnings.splice(0);
+  connectAndDrop(tidy.server, tidy.client, false, true);
+  await collect(() => collected >= 6);
+  freed = warnings.splice(0);
   const second = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'only-dropped'], {
     encoding: 'utf8',
     env: { ...process.env, OPENSSL_SESSION_NO_WARNINGS: '1' },
@@ -73,4 +85,4 @@ if (process.argv[2] !== 'only-dropped') {
   disabled = (JSON.parse(second.stdout.trim().split('\n').at(-1) ?? '{}') as { dropped?: string[] }).dropped ?? ['no report'];
 }
 for (const ctx of [dropped.server, dropped.client]) ctx.close();
-process.stdout.write(`${JSON.stringify({ dropped: droppedWarnings, clean, disabled, collected: collected >= 2 })}\n`);
+process.stdout.write(`${JSON.stringify({ dropped: droppedWarnings, clean, freed, disabled, collected: collected >= 2 })}\n`);
