@@ -266,7 +266,9 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     const entries = this.#peers.pool(key) ?? [];
     const singleUse = meta.protocol === VERSION.TLS1_3;
     // One protocol per peer; a TLS 1.2 peer keeps only its newest session.
-    for (const old of entries.filter((e) => e.protocol !== meta.protocol || !singleUse)) this.#remove(key, entries, old, 'replaced');
+    for (let i = entries.length - 1; i >= 0; i--) {
+      if (entries[i]!.protocol !== meta.protocol || !singleUse) this.#remove(key, entries, entries[i]!, 'replaced');
+    }
     const entry: Entry<V> = {
       value,
       der: undefined,
@@ -284,13 +286,19 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     while (entries.length > this.ticketsPerPeer) this.#remove(key, entries, entries[entries.length - 1]!, 'overflow');
     this.#peers.set(key, entries);
     this.#counters.stores++;
+    this.#trimPeers();
+    this.#persist(key);
+    if (warningsOn) cacheStored(this, key, value, true); // guard-rail: mixed trust configurations
+    return true;
+  }
+
+  /** Evicts least recently used peers while there are more than maxPeers. */
+  #trimPeers(): void {
+    if (this.#peers.size <= this.maxPeers) return;
     for (const [lru, pool] of this.#peers) {
       if (this.#peers.size <= this.maxPeers) break;
       for (const entry of [...pool]) this.#remove(lru, pool, entry, 'lru');
     }
-    this.#persist(key);
-    if (warningsOn) cacheStored(this, key, value, true); // guard-rail: mixed trust configurations
-    return true;
   }
 
   /** Drops every session of `key`, in memory and in the store. Returns how many were in memory. */
@@ -511,10 +519,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       .map((r) => ({ ...r, value: undefined, lent: false }));
     if (entries.length === 0 || this.maxPeers === 0) return;
     this.#peers.set(key, entries);
-    for (const [lru, pool] of this.#peers) {
-      if (this.#peers.size <= this.maxPeers) break;
-      for (const entry of [...pool]) this.#remove(lru, pool, entry, 'lru');
-    }
+    this.#trimPeers();
   }
 
   /** Writes the current sessions of `key` through to the store (coalesced, in order). */
