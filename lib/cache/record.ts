@@ -6,16 +6,24 @@
 /** Which bound decided a session's expiry. */
 export type ExpiryBound = 'timeout' | 'hint' | 'cap' | 'notAfter';
 
-/** One serialized session. */
-export interface SessionRecord {
-  der: Buffer;
+/** What the cache knows about a session besides its bytes (also what peek() shows). */
+export interface SessionRecordMeta {
+  /** SSL_SESSION_get_protocol_version (0x0304 = TLS 1.3). */
   protocol: number;
+  /** A TLS 1.3 ticket: handed out once. */
   singleUse: boolean;
   hasTicket: boolean;
   ticketLifetimeHint: number;
+  /** When it entered the cache (ms since the epoch). */
   storedAt: number;
   expiresAt: number;
+  /** Which bound decided expiresAt. */
   expiresBy: ExpiryBound;
+}
+
+/** One serialized session. */
+export interface SessionRecord extends SessionRecordMeta {
+  der: Buffer;
 }
 
 const RECORD_VERSION = 1;

@@ -190,10 +190,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
    * the cache (each is returned once) and is yours.
    */
   getSync(key: string): V | undefined {
-    if (this.#disposed) return undefined;
-    const value = this.#take(key, 'memory');
-    if (value === undefined) this.#miss(key);
-    return value;
+    return this.#takeMemory(key, true);
   }
 
   /** Like getSync(), then the store on a memory miss. Never rejects: store trouble is a miss. */
@@ -203,20 +200,29 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
 
   /** getSync(), saying whether the value is now the caller's (`owned`: a TLS 1.3 ticket) or still the cache's. */
   takeSync(key: string, countMiss = true): Taken<V> | undefined {
+    const value = this.#takeMemory(key, countMiss);
+    return value === undefined ? undefined : { value, owned: this.#lastTakeOwned };
+  }
+
+  /** A memory-only #take with the miss counted (no result object: getSync is the hot path). */
+  #takeMemory(key: string, countMiss: boolean): V | undefined {
     if (this.#disposed) return undefined;
     const value = this.#take(key, 'memory');
-    if (value === undefined) {
-      if (countMiss) this.#miss(key);
-      return undefined;
-    }
-    return { value, owned: this.#lastTakeOwned };
+    if (value === undefined && countMiss) this.#miss(key);
+    return value;
   }
 
   /** get(), saying whether the value is now the caller's (see takeSync). */
   async take(key: string): Promise<Taken<V> | undefined> {
+    return this.takeSync(key, false) ?? this.takeFromStore(key);
+  }
+
+  /**
+   * The store half of take(), for a caller that already missed in memory: loads the key's
+   * record (unless memory became newer meanwhile), then takes from memory. Counts the miss.
+   */
+  protected async takeFromStore(key: string): Promise<Taken<V> | undefined> {
     if (this.#disposed) return undefined;
-    const hit = this.#take(key, 'memory');
-    if (hit !== undefined) return { value: hit, owned: this.#lastTakeOwned };
     if (this.#tier === null || !this.#persistable(key)) {
       this.#miss(key);
       return undefined;
@@ -233,6 +239,7 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     }
     return { value, owned: this.#lastTakeOwned };
   }
+
 
   /**
    * Takes ownership of `value` and caches it under `key`. Returns false (and releases the

@@ -154,7 +154,7 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
    */
   async offer(key: string, connection: SslConnection): Promise<boolean> {
     if (this.#offerFrom(() => this.takeSync(key, false), connection)) return true; // memory first, synchronously
-    return this.#apply(await this.take(key), connection) === 'set';
+    return this.#apply(await this.takeFromStore(key), connection) === 'set';
   }
 
   /** offer() from memory only, synchronously. */

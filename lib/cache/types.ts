@@ -1,7 +1,7 @@
 /** The public types of SessionCache: options, stats, inspection, events. */
 import type { SessionStore } from '../stores/store.js';
 import type { SessionAdapter } from './adapters.js';
-import type { ExpiryBound } from './record.js';
+import type { SessionRecordMeta } from './record.js';
 
 export type { ExpiryBound } from './record.js';
 
@@ -49,17 +49,9 @@ export interface CacheStats {
   sessions: number;
 }
 
-/** What the cache holds for a peer (no secrets): see peek(). */
-export interface CachedSessionInfo {
+/** What the cache holds for a peer (no secrets): see peek(). The protocol by name ('TLSv1.3'). */
+export interface CachedSessionInfo extends Omit<SessionRecordMeta, 'protocol'> {
   protocol: string;
-  singleUse: boolean;
-  hasTicket: boolean;
-  ticketLifetimeHint: number;
-  /** When it entered the cache (ms since the epoch). */
-  storedAt: number;
-  expiresAt: number;
-  /** Which bound decided expiresAt. */
-  expiresBy: ExpiryBound;
 }
 
 /** Details of a 'hit' event. */
