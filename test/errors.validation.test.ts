@@ -209,7 +209,10 @@ describe('certificates and keys', () => {
     const encrypted = createPrivateKey(pair.key).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'right' });
     const ctx = new SslContext('server', { cert: pair.cert });
     const error = expectOpenSSL(() => ctx.usePrivateKey(encrypted, 'wrong'), /^ERR_OSSL_/);
-    expect(error.reason).toBe('bad decrypt');
+    // Usually the CBC padding check fails ('bad decrypt'). The salt and IV are random, so about
+    // one wrong key in 256 passes it, and then no decoder accepts the garbage ('unsupported',
+    // OSSL_DECODER): seen once in CI. Both say the key did not decrypt.
+    expect(['bad decrypt', 'unsupported']).toContain(error.reason);
     expectCoded(() => ctx.usePrivateKey(encrypted, 42 as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'passphrase');
     ctx.usePrivateKey(encrypted, 'right');
     const client = new SslConnection(clientContext());
