@@ -141,13 +141,22 @@ interface ConnectionLike {
 
 // ----- OPENSSL_SESSION_NO_SID_CTX -----------------------------------------------------------
 
-/** Server contexts verifying peers whose session id context was checked (ok or warned). */
+/**
+ * Server contexts with nothing (more) to check: checked (ok or warned), or not verifying peers.
+ * SslContext.setVerify() takes a context out (verifyModeChanged), so the next handshake checks
+ * again; a server handshake otherwise costs one WeakSet lookup here, no native call.
+ */
 const sidContextChecked = new WeakSet<ContextLike>();
+
+/** SslContext.setVerify() ran: check the context again at its next server handshake. */
+export function verifyModeChanged(context: ContextLike): void {
+  sidContextChecked.delete(context);
+}
 
 function checkSessionIdContext(connection: ConnectionLike, context: ContextLike): void {
   if (sidContextChecked.has(context) || disabled.has(WARNING_CODES.noSessionIdContext) || context.closed) return;
-  if ((context.getVerifyMode() & VERIFY_PEER) === 0) return; // may be set later: check again then
   sidContextChecked.add(context);
+  if ((context.getVerifyMode() & VERIFY_PEER) === 0) return; // until setVerify() changes it
   const session = connection.get1Session();
   if (session === null) return;
   const empty = session.get0IdContext().length === 0;

@@ -131,7 +131,7 @@ export declare class NativeSslContext {
   sessSetGetCb(cb: ((id: Buffer, connection: SessionCallbackConnection) => NativeSslSession | null | undefined) | null): void;
   close(): void;
   readonly closed: boolean;
-  readonly isServer: boolean;
+  get isServer(): boolean;
 }
 
 /** Native SSL handle with its two memory BIOs. */

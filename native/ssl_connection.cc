@@ -211,19 +211,28 @@ Napi::Value SslConnection::Read(const Napi::CallbackInfo& info) {
   StepScope inStep(this);
   // Drain every decrypted byte available now in one crossing (TLS 1.3 post-handshake
   // messages, NewSessionTicket among them, are processed here too).
-  std::string plain;
+  // Reads fill `chunk` back to back; `plain` takes over only past 16 KiB, so the usual
+  // reply (a record or two) costs one copy, into the returned Buffer.
   unsigned char chunk[kReadChunk];
+  size_t held = 0;
+  std::string plain;
   int status = SSL_ERROR_NONE;
   for (;;) {
     size_t n = 0;
-    if (SSL_read_ex(ssl, chunk, sizeof(chunk), &n) == 1) {
-      plain.append(reinterpret_cast<const char*>(chunk), n);
+    if (SSL_read_ex(ssl, chunk + held, sizeof(chunk) - held, &n) == 1) {
+      held += n;
+      if (held == sizeof(chunk)) {
+        plain.append(reinterpret_cast<const char*>(chunk), held);
+        held = 0;
+      }
       continue;
     }
     status = SSL_get_error(ssl, 0);
     break;
   }
   scope.RethrowPending();
+  if (plain.empty() && held > 0) return Napi::Buffer<uint8_t>::Copy(env, chunk, held);
+  plain.append(reinterpret_cast<const char*>(chunk), held);
   if (!plain.empty()) return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
   if (status == SSL_ERROR_WANT_READ || status == SSL_ERROR_WANT_WRITE) return addon_->EmptyBuffer(env);
   if (status == SSL_ERROR_ZERO_RETURN) return env.Null();  // close_notify received
@@ -388,8 +397,8 @@ Napi::Value SslConnection::Free(const Napi::CallbackInfo& info) {
   SSL_set_app_data(ssl, nullptr);
   ssl_.reset();
   rbio_ = wbio_ = nullptr;
+  if (hasSessionListener_) slots::Set(env, Value(), "sessionListener", env.Undefined());
   hasSessionListener_ = false;
-  slots::Set(env, Value(), "sessionListener", env.Undefined());
   scope.RethrowPending();
   return env.Undefined();
 }

@@ -128,6 +128,28 @@ describe(`${WARNING_CODES.noSessionIdContext}: a server verifying peers without 
     expect(warnings).toEqual([]);
     expect(reused).toEqual([true, true]); // and both resume
   });
+
+  it('is emitted when setVerify() turns verification on after handshakes without it', async () => {
+    // Not verifying is remembered per context (no native call per handshake) until setVerify().
+    using server = new SslContext('server', { cert: pair.cert, key: pair.key, maxVersion: 'TLSv1.2' });
+    using cctx = client();
+    const before = await warningsOf(() => {
+      for (let i = 0; i < 2; i++) {
+        const { client: c, server: s } = connectPair(cctx, server);
+        closeCleanly(c, s);
+      }
+    });
+    expect(before).toEqual([]);
+    server.addCaCertificates(clientPair.cert);
+    server.setVerify(1); // VERIFY.PEER
+    const after = await warningsOf(() => {
+      for (let i = 0; i < 2; i++) {
+        const { client: c, server: s } = connectPair(cctx, server);
+        closeCleanly(c, s);
+      }
+    });
+    expect(codes(after)).toEqual([WARNING_CODES.noSessionIdContext]);
+  });
 });
 
 describe(`${WARNING_CODES.notResumableYet}: get1Session() before the TLS 1.3 ticket`, () => {

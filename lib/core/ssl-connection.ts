@@ -31,7 +31,7 @@ export class SslConnection extends binding.SslConnection {
     if (!(context instanceof binding.SslContext)) throw invalidArgType('context', 'an SslContext', context);
     super(context);
     this.#context = context;
-    this.#server = super.isServer;
+    this.#server = context.isServer; // the native constructor took the context's role (a JS field there)
   }
 
   /** Whether this is the server side (the context's role). Read once: it never changes. */
@@ -80,30 +80,35 @@ export class SslConnection extends binding.SslConnection {
     guard.beforeFree(this, this.#guard);
     try {
       super.free();
-    } finally {
+    } catch (error) {
       this.#freed = super.freed; // freed even when a remove callback's exception is rethrown
+      throw error;
     }
+    this.#freed = true;
   }
 
   /** SSL_do_handshake; see the class doc for the result. */
   override doHandshake(): number {
-    return this.#step(() => super.doHandshake());
+    return this.#step(super.doHandshake);
   }
 
   /** SSL_connect (client side of doHandshake). */
   override connect(): number {
-    return this.#step(() => super.connect());
+    return this.#step(super.connect);
   }
 
   /** SSL_accept (server side of doHandshake). */
   override accept(): number {
-    return this.#step(() => super.accept());
+    return this.#step(super.accept);
   }
 
-  /** A handshake step: records completion for the guard-rails, names verification failures. */
-  #step(run: () => number): number {
+  /**
+   * A handshake step (the native method, called on this: no closure per step): records
+   * completion for the guard rails, names verification failures.
+   */
+  #step(step: (this: SslConnection) => number): number {
     try {
-      const status = run();
+      const status = step.call(this);
       if (status === 0 && guard.warningsOn && this.#guard === undefined) this.#guard = guard.handshakeDone(this, this.#context, this.#server);
       return status;
     } catch (error) {

@@ -13,6 +13,7 @@ import {
   validateInteger,
   validateString,
 } from '../errors.js';
+import * as guard from '../guard-rails.js';
 import { binding, type NativeSslConnection, type NativeSslSession, type SessionCacheStats } from '../native.js';
 import type { TicketKeys } from '../server/ticket-keys.js';
 import type { SslConnection } from './ssl-connection.js';
@@ -196,12 +197,21 @@ declare module '../native.js' {
  * code ERR_CONTEXT_BUSY there. Reading `stats()` and other contexts are fine.
  */
 export class SslContext extends binding.SslContext {
+  /** The role, in JS: every new SslConnection reads it (the native getter costs a call and a type-tag check). */
+  readonly #server: boolean;
+
   /** @param role 'client' (TLS_client_method) or 'server' (TLS_server_method). */
   constructor(role: Role, options: SslContextOptions = {}) {
     if (role !== 'client' && role !== 'server') throw invalidArgType('role', "'client' or 'server'", role);
     super(role);
+    this.#server = role === 'server';
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     this.#configure(options);
+  }
+
+  /** Whether this is a server context (TLS_server_method). */
+  override get isServer(): boolean {
+    return this.#server;
   }
 
   #configure(o: SslContextOptions): void {
@@ -271,6 +281,7 @@ export class SslContext extends binding.SslContext {
   /** SSL_CTX_set_verify: a VERIFY.* bit mask (no verify callback: OpenSSL's own decision). */
   override setVerify(mode: number): void {
     super.setVerify(validateInteger(mode, 'mode', 0, 0xff));
+    guard.verifyModeChanged(this);
   }
 
   /** SSL_CTX_set_verify_depth. */
