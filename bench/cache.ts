@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 
-import { SslConnection, SslSessionCache, type SslSession } from '../lib/index.js';
+import { SslConnection, SslSessionCache, type SslSession } from './package.js';
 import { contexts, oneConnection } from './engine.js';
 import { compare, type Row, type Sample } from './harness.js';
 

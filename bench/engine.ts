@@ -5,8 +5,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import {
   OP,
@@ -16,9 +17,9 @@ import {
   handshakeInMemory,
   pipe,
   shutdownInMemory,
-} from '../lib/index.js';
-import { packageRoot } from '../lib/native.js';
-import { benchCertificate, compare, measure, type Row, type Sample } from './harness.js';
+  packageRoot,
+} from './package.js';
+import { benchCertificate, compare, compareInterleaved, measure, type Row, type SliceRunner, type Sample } from './harness.js';
 
 export type Protocol = 'tls1.2' | 'tls1.3';
 export type Resumption = 'full' | 'ticket' | 'id';
@@ -92,6 +93,64 @@ export function runC(path: string, protocol: Protocol, resumption: Resumption, c
   return Promise.resolve(parsed);
 }
 
+/** The C loop as an addon on node's own OpenSSL (bench/c/bio_pair_addon.c). */
+interface InProcessPeer {
+  setup(cert: string, key: string, protocol: string, mode: string): void;
+  run(count: number): number;
+  teardown(): void;
+}
+
+/**
+ * Builds and loads the in-process C peer against node's headers (node_api.h, and the
+ * openssl/ headers of the OpenSSL node was built with), linking nothing: every symbol comes
+ * from node. Returns it or the reason it cannot be built.
+ */
+export function buildInProcessPeer(): { peer: InProcessPeer } | { skip: string } {
+  const candidates = [
+    process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node'),
+    join(dirname(process.execPath), '..', 'include', 'node'),
+  ].filter((d): d is string => typeof d === 'string' && existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'openssl', 'ssl.h')));
+  if (candidates.length === 0) return { skip: "no node headers with openssl/ (node's include/node directory)" };
+  const out = join(mkdtempSync(join(tmpdir(), 'oss-bench-')), 'bio_pair.node');
+  const cc = process.env.CC ?? 'cc';
+  const flags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
+  const built = spawnSync(cc, ['-O2', '-shared', '-fPIC', ...flags, `-I${candidates[0]}`, '-o', out, join(packageRoot, 'bench', 'c', 'bio_pair_addon.c')], { encoding: 'utf8' });
+  if (built.status !== 0) return { skip: `${cc} could not build the in-process C peer: ${built.stderr || built.error?.message}` };
+  return { peer: createRequire(import.meta.url)(out) as InProcessPeer };
+}
+
+/** Ours as a SliceRunner: the connection loop of runOurs(), resumable across slices. */
+function oursRunner(protocol: Protocol, resumption: Resumption): SliceRunner {
+  const { client, server } = contexts(protocol, resumption);
+  const resume = resumption !== 'full';
+  let session = oneConnection(client, server, null, resume);
+  return {
+    run(count) {
+      for (let i = 0; i < count; i++) {
+        const next = oneConnection(client, server, session, resume);
+        session?.dispose();
+        session = next;
+      }
+    },
+    close() {
+      session?.dispose();
+      client.close();
+      server.close();
+    },
+  };
+}
+
+function inProcessRunner(peer: InProcessPeer, files: { cert: string; key: string }, protocol: Protocol, resumption: Resumption): SliceRunner {
+  peer.setup(files.cert, files.key, protocol, resumption);
+  return {
+    run(count) {
+      const reused = peer.run(count);
+      if (resumption !== 'full' && reused !== count) throw new Error(`in-process C peer resumed ${reused} of ${count}`);
+    },
+    close: () => peer.teardown(),
+  };
+}
+
 export const VARIANTS: Array<[Protocol, Resumption, number]> = [
   ['tls1.2', 'full', 300],
   ['tls1.2', 'ticket', 3000],
@@ -101,19 +160,39 @@ export const VARIANTS: Array<[Protocol, Resumption, number]> = [
 ];
 
 export async function engineScenario(rounds: number, scale: number): Promise<Row[]> {
-  const peer = buildCPeer();
-  if ('skip' in peer) {
-    console.log(`(a) engine: skipped — ${peer.skip}`);
-    return [];
-  }
   const rows: Row[] = [];
+  const peer = buildCPeer();
+  if ('skip' in peer) console.log(`(a) engine vs the C program: skipped — ${peer.skip}`);
+  else {
+    for (const [protocol, resumption, n] of VARIANTS) {
+      const count = Math.max(10, Math.round(n * scale));
+      rows.push(
+        await compare('(a) in-memory engine', `${protocol} ${resumption}`, 'C libssl BIO loop', rounds,
+          () => runC(peer.path, protocol, resumption, count),
+          () => runOurs(protocol, resumption, count)),
+      );
+    }
+  }
+  // The same C loop inside this process, on node's OpenSSL, in slices taking turns with ours:
+  // what is left between the two is our N-API and JS layers alone, under the same load.
+  const inProcess = buildInProcessPeer();
+  if ('skip' in inProcess) {
+    console.log(`(a) engine vs the in-process C loop: skipped — ${inProcess.skip}`);
+    return rows;
+  }
+  const { cert, key } = benchCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'oss-bench-pem-'));
+  const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  writeFileSync(files.cert, cert);
+  writeFileSync(files.key, key);
   for (const [protocol, resumption, n] of VARIANTS) {
-    const count = Math.max(10, Math.round(n * scale));
-    rows.push(
-      await compare('(a) in-memory engine', `${protocol} ${resumption}`, 'C libssl BIO loop', rounds,
-        () => runC(peer.path, protocol, resumption, count),
-        () => runOurs(protocol, resumption, count)),
-    );
+    if (resumption === 'full') continue; // RSA dominates full handshakes: nothing of ours to see
+    const count = Math.max(100, Math.round(n * scale));
+    const row = await compareInterleaved('(a) in-memory engine', `${protocol} ${resumption}, interleaved`, "C loop on node's OpenSSL", rounds, count, 100,
+      () => inProcessRunner(inProcess.peer, files, protocol, resumption),
+      () => oursRunner(protocol, resumption));
+    row.note = 'one process, slices of 100 taking turns: only our N-API and JS layers differ';
+    rows.push(row);
   }
   return rows;
 }

@@ -3,8 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-import { createSelfSigned, openSSLVersion } from '../lib/index.js';
-import { packageRoot } from '../lib/native.js';
+import { createSelfSigned, openSSLVersion, packageRoot } from './package.js';
 
 /** One measured run: how many handshakes, in how long, using how much CPU. */
 export interface Sample {
@@ -62,21 +61,82 @@ export async function compare(
     peerSamples.push(await runPeer());
     ourSamples.push(await runOurs());
   }
+  return reduceRounds(scenario, variant, peer, rounds, peerSamples, ourSamples);
+}
+
+function reduceRounds(scenario: string, variant: string, peer: string, rounds: number, peerSamples: Sample[], ourSamples: Sample[]): Row {
   const rate = (s: Sample) => s.handshakes / s.wallSeconds;
   const cpuMicros = (s: Sample) => (s.cpuSeconds / s.handshakes) * 1e6;
-  const peerPerSecond = median(peerSamples.map(rate));
-  const oursPerSecond = median(ourSamples.map(rate));
   return {
     scenario,
     variant,
     peer,
-    peerPerSecond,
-    oursPerSecond,
+    peerPerSecond: median(peerSamples.map(rate)),
+    oursPerSecond: median(ourSamples.map(rate)),
     peerCpuMicros: median(peerSamples.map(cpuMicros)),
     oursCpuMicros: median(ourSamples.map(cpuMicros)),
     ratio: median(peerSamples.map((peerSample, i) => rate(ourSamples[i]!) / rate(peerSample))),
     rounds,
   };
+}
+
+/** Something that performs `count` handshakes per call, keeping its state between calls. */
+export interface SliceRunner {
+  run(count: number): void;
+  close(): void;
+}
+
+/**
+ * Like compare(), but peer and ours share one process and take turns in slices of `slice`
+ * handshakes within each round, so both see the same moments of machine load (on a shared VM
+ * a round-by-round comparison still swings ±30%). Between slices the event loop turns once,
+ * as it does for any server: node runs N-API finalizers from it, so that turn (and any GC in
+ * it) is charged to ours; the peer leaves no deferred work.
+ */
+export async function compareInterleaved(
+  scenario: string,
+  variant: string,
+  peer: string,
+  rounds: number,
+  perRound: number,
+  slice: number,
+  makePeer: () => SliceRunner,
+  makeOurs: () => SliceRunner,
+): Promise<Row> {
+  const peerSamples: Sample[] = [];
+  const ourSamples: Sample[] = [];
+  const timed = async (into: Sample, count: number, work: () => void | Promise<void>) => {
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await work();
+    into.wallSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    into.cpuSeconds += (cpu.user + cpu.system) / 1e6;
+    into.handshakes += count;
+  };
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  for (let r = 0; r < rounds; r++) {
+    const peerRunner = makePeer();
+    const oursRunner = makeOurs();
+    const p: Sample = { handshakes: 0, wallSeconds: 0, cpuSeconds: 0 };
+    const o: Sample = { handshakes: 0, wallSeconds: 0, cpuSeconds: 0 };
+    try {
+      for (let done = 0, i = 0; done < perRound; done += slice, i++) {
+        const count = Math.min(slice, perRound - done);
+        // Alternate who goes first, so neither always runs right after the event loop turned.
+        if (i % 2 === 0) await timed(p, count, () => peerRunner.run(count));
+        await timed(o, count, () => oursRunner.run(count));
+        if (i % 2 === 1) await timed(p, count, () => peerRunner.run(count));
+        await timed(o, 0, turn);
+      }
+    } finally {
+      peerRunner.close();
+      oursRunner.close();
+    }
+    peerSamples.push(p);
+    ourSamples.push(o);
+  }
+  return reduceRounds(scenario, variant, peer, rounds, peerSamples, ourSamples);
 }
 
 let cached: { cert: string; key: string } | undefined;

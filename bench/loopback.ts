@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { OP, SslContext, type SslSession, connect, createServer } from '../lib/index.js';
+import { OP, SslContext, type SslSession, connect, createServer } from './package.js';
 import type { Protocol, Resumption } from './engine.js';
 import { benchCertificate, compare, measure, type Row, type Sample } from './harness.js';
 

@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { packageRoot } from '../lib/native.js';
+import { packageRoot } from './package.js';
 import { contexts, oneConnection } from './engine.js';
 
 export interface RssResult {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import * as tls from 'node:tls';
 
-import { SslContext, type SslSession, connect } from '../lib/index.js';
+import { SslContext, type SslSession, connect } from './package.js';
 import type { Protocol, Resumption } from './engine.js';
 import { benchCertificate, compare, type Row, type Sample } from './harness.js';
 

@@ -5,6 +5,9 @@
  *
  * usage: bio_pair <cert.pem> <key.pem> <tls1.2|tls1.3> <full|ticket|id> <count>
  * prints: {"handshakes":N,"wallSeconds":S,"cpuSeconds":C,"reused":R}
+ *
+ * bio_pair_addon.c includes this file (BIO_PAIR_NO_MAIN) to run the same loop inside node,
+ * on node's own OpenSSL, in slices interleaved with ours.
  */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -51,43 +54,36 @@ static int step(end_t *self, end_t *peer) {
   return 0;
 }
 
-static double now(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
-int main(int argc, char **argv) {
-  if (argc != 6) die("usage: bio_pair cert key tls1.2|tls1.3 full|ticket|id count");
-  int tls13 = strcmp(argv[3], "tls1.3") == 0;
-  const char *mode = argv[4];
-  long count = atol(argv[5]);
+/* One configuration at a time: the contexts and the session carried from one connection to the next. */
+static SSL_CTX *sctx, *cctx;
+static SSL_SESSION *session;
+static int resume;
 
-  SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
-  SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+static void bp_setup(const char *cert, const char *key, const char *protocol, const char *mode) {
+  int tls13 = strcmp(protocol, "tls1.3") == 0;
+  sctx = SSL_CTX_new(TLS_server_method());
+  cctx = SSL_CTX_new(TLS_client_method());
   if (!sctx || !cctx) die("SSL_CTX_new");
-  if (SSL_CTX_use_certificate_chain_file(sctx, argv[1]) != 1) die("cert");
-  if (SSL_CTX_use_PrivateKey_file(sctx, argv[2], SSL_FILETYPE_PEM) != 1) die("key");
+  if (SSL_CTX_use_certificate_chain_file(sctx, cert) != 1) die("cert");
+  if (SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM) != 1) die("key");
   SSL_CTX_set_session_id_context(sctx, (const unsigned char *)"bench", 5);
   int version = tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
   SSL_CTX_set_min_proto_version(cctx, version);
   SSL_CTX_set_max_proto_version(cctx, version);
   if (strcmp(mode, "id") == 0) SSL_CTX_set_options(sctx, SSL_OP_NO_TICKET);
-  int resume = strcmp(mode, "full") != 0;
+  resume = strcmp(mode, "full") != 0;
+  session = NULL;
+}
 
+/* `count` connections; returns how many resumed. */
+static long bp_run(long count) {
   static const char request[] = "GET / HTTP/1.0\r\n\r\n";
   char reply[100];
   memset(reply, 'x', sizeof(reply));
   char buf[16384];
-  SSL_SESSION *session = NULL;
   long reused = 0;
-
-  double wall0 = 0, cpu0 = 0;
-  for (long i = -1; i < count; i++) { /* i = -1: warm-up connection that makes the first session */
-    if (i == 0) {
-      wall0 = now(CLOCK_MONOTONIC);
-      cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
-    }
+  for (long i = 0; i < count; i++) {
     end_t c, s;
     make_end(&c, cctx, 0);
     make_end(&s, sctx, 1);
@@ -105,7 +101,7 @@ int main(int argc, char **argv) {
     if (SSL_write(s.ssl, reply, sizeof(reply)) <= 0) die("server write");
     pipe_bytes(&s, &c);
     if (SSL_read(c.ssl, buf, sizeof(buf)) <= 0) die("client read");
-    if (i >= 0 && SSL_session_reused(c.ssl)) reused++;
+    if (SSL_session_reused(c.ssl)) reused++;
     if (resume) {
       SSL_SESSION_free(session);
       session = SSL_get1_session(c.ssl);
@@ -120,11 +116,35 @@ int main(int argc, char **argv) {
     SSL_free(c.ssl);
     SSL_free(s.ssl);
   }
-  double wall = now(CLOCK_MONOTONIC) - wall0;
-  double cpu = now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-  printf("{\"handshakes\":%ld,\"wallSeconds\":%.6f,\"cpuSeconds\":%.6f,\"reused\":%ld}\n", count, wall, cpu, reused);
+  return reused;
+}
+
+static void bp_teardown(void) {
   SSL_SESSION_free(session);
   SSL_CTX_free(sctx);
   SSL_CTX_free(cctx);
+  session = NULL;
+  sctx = cctx = NULL;
+}
+
+#ifndef BIO_PAIR_NO_MAIN
+static double now(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 6) die("usage: bio_pair cert key tls1.2|tls1.3 full|ticket|id count");
+  long count = atol(argv[5]);
+  bp_setup(argv[1], argv[2], argv[3], argv[4]);
+  bp_run(1); /* warm-up connection that makes the first session */
+  double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
+  long reused = bp_run(count);
+  double wall = now(CLOCK_MONOTONIC) - wall0;
+  double cpu = now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+  printf("{\"handshakes\":%ld,\"wallSeconds\":%.6f,\"cpuSeconds\":%.6f,\"reused\":%ld}\n", count, wall, cpu, reused);
+  bp_teardown();
   return 0;
 }
+#endif
