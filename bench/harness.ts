@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-import { createSelfSigned, openSSLVersion, packageRoot } from './package.js';
+import { createSelfSigned, measured, openSSLVersion, packageRoot } from './package.js';
 
 /** One measured run: how many handshakes, in how long, using how much CPU. */
 export interface Sample {
@@ -151,6 +151,7 @@ export function machineInfo(): Record<string, unknown> {
   return {
     node: process.version,
     openssl: openSSLVersion(),
+    package: measured.replace(/^file:\/\/.*?\/(dist\/)/, '$1'), // the build measured
     platform: `${process.platform}-${process.arch}`,
     cpu: cpuList[0]?.model ?? 'unknown',
     cores: cpuList.length,
