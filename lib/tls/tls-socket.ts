@@ -65,14 +65,6 @@ export class TlsSocket extends DuplexStream {
     this.socket = socket;
     this.connection = connection;
     this.#freeOnClose = options.freeOnClose ?? false;
-    // The native per-connection session listener is installed only while someone listens
-    // for 'session' (OpenSSL then hands each new session to JS, otherwise it keeps none).
-    this.on('newListener', (event: string | symbol) => {
-      if (event === 'session') this.#listenForSessions(true);
-    });
-    this.on('removeListener', (event: string | symbol) => {
-      if (event === 'session' && this.listenerCount('session') === 0) this.#listenForSessions(false);
-    });
     const timeout = options.handshakeTimeout ?? 120_000;
     if (timeout > 0) {
       this.#timer = setTimeout(() => {
@@ -167,6 +159,18 @@ export class TlsSocket extends DuplexStream {
     if (!this.connection.freed) this.connection.free();
   }
 
+  /**
+   * The native per-connection session listener is installed only while someone listens for
+   * 'session' (OpenSSL then hands each new session to JS, otherwise it keeps none). Sessions
+   * arrive only inside the engine's steps (#drive), so it is matched to the listeners there,
+   * at each step, rather than on every listener added to or removed from this stream (a
+   * 'newListener' listener would run for each of the stream's own ~20 per connection).
+   */
+  #syncSessionListener(): void {
+    const wanted = this.listenerCount('session') > 0;
+    if (wanted !== this.#listeningForSessions) this.#listenForSessions(wanted);
+  }
+
   #listenForSessions(on: boolean): void {
     if (on === this.#listeningForSessions || this.connection.freed) return;
     this.#listeningForSessions = on;
@@ -255,6 +259,7 @@ export class TlsSocket extends DuplexStream {
    * listener propagates as it would from node:tls instead of turning into a socket error.
    */
   #drive(): void {
+    this.#syncSessionListener();
     if (!this.#secure) {
       let status: number;
       try {
