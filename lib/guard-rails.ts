@@ -239,11 +239,14 @@ function quietly(check: () => void): void {
 export function handshakeDone(connection: ConnectionLike, context: ContextLike, server: boolean): Tracked | undefined {
   if (!warningsOn) return undefined;
   let state: Tracked | undefined;
-  quietly(() => {
+  // (try/catch spelled out rather than quietly(): no closure per handshake)
+  try {
     state = { owner: tokenOf(context), server, settled: false };
     if (!disabled.has(WARNING_CODES.noShutdown)) collected.register(connection, state, state);
     if (server) checkSessionIdContext(connection, context);
-  });
+  } catch {
+    // not the caller's problem
+  }
   return state;
 }
 
@@ -256,10 +259,10 @@ export function settled(state: Tracked | undefined): void {
 
 /** Before an explicit free(): clients whose completed handshake was never shut down warn. */
 export function beforeFree(connection: ConnectionLike, state: Tracked | undefined): void {
-  if (state === undefined) return;
+  if (state === undefined || state.settled) return; // settled() unregistered it already
   collected.unregister(state);
-  if (state.settled || state.server) return;
   state.settled = true;
+  if (state.server) return;
   quietly(() => {
     // The exact condition of ssl_clear_bad_session: handshake finished (not failed), no SENT.
     if (!connection.freed && connection.isInitFinished() && (connection.getShutdown() & 1) === 0) {
@@ -271,10 +274,12 @@ export function beforeFree(connection: ConnectionLike, state: Tracked | undefine
 /** get1Session() returned `session` on `connection`: remembers TLS 1.3 client sessions taken too early. */
 export function sessionTaken(connection: ConnectionLike, server: boolean, session: SessionLike | null): void {
   if (session === null || server || !warningsOn || disabled.has(WARNING_CODES.notResumableYet)) return;
-  quietly(() => {
+  try {
     if (session.getProtocolVersion() !== TLS1_3 || session.isResumable() || !connection.isInitFinished()) return;
     earlySessions.set(session, callSite());
-  });
+  } catch {
+    // not the caller's problem
+  }
 }
 
 /** setSession(session) on a client. */
