@@ -71,7 +71,16 @@ describe('store tier', () => {
     expect(b).toBe(a); // one live handle in memory, shared (no second d2i)
     // The record holds the session and its metadata, none of the cache's bookkeeping.
     const record = JSON.parse((await store.get(KEY))!.toString('utf8')) as { sessions: Array<Record<string, unknown>> };
-    expect(Object.keys(record.sessions[0]!).sort()).toEqual(['der', 'expiresAt', 'expiresBy', 'hasTicket', 'protocol', 'singleUse', 'storedAt', 'ticketLifetimeHint']);
+    expect(Object.keys(record.sessions[0]!).sort()).toEqual([
+      'der',
+      'expiresAt',
+      'expiresBy',
+      'hasTicket',
+      'protocol',
+      'singleUse',
+      'storedAt',
+      'ticketLifetimeHint',
+    ]);
     const sources: string[] = [];
     expect(reader.stats()).toMatchObject({ hits: 2, misses: 0 });
     reader.on('hit', (_k, info) => sources.push(info.source));

@@ -12,11 +12,5 @@ export {
   type Taken,
 } from './session-cache.js';
 export { SslSessionCache, trustOptionsOf, type SslCacheKeyOptions, type SslSessionCacheOptions } from './ssl-session-cache.js';
-export {
-  derSessionAdapter,
-  describeSslSession,
-  sslSessionAdapter,
-  type SessionAdapter,
-  type SessionMeta,
-} from './adapters.js';
+export { derSessionAdapter, describeSslSession, sslSessionAdapter, type SessionAdapter, type SessionMeta } from './adapters.js';
 export { keyInfo, sessionKey, type CertificateInput, type KeyInfo, type SessionKeyOptions, type TrustOptions } from './key.js';

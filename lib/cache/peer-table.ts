@@ -116,7 +116,7 @@ export class PeerTable<E extends PoolEntry, V> {
 
   /** [key, pool] pairs, least recently used first. Deleting the current key while iterating is safe. */
   *entries(): IterableIterator<[string, E[]]> {
-    for (let slot = this.#oldest; slot !== NONE; ) {
+    for (let slot = this.#oldest; slot !== NONE;) {
       const next = this.#newer[slot]!;
       yield [this.#keys[slot]!, this.#pools[slot]!];
       slot = next;
