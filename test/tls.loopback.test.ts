@@ -268,6 +268,19 @@ describe('seed 000 over 127.0.0.1: NEW SESSION then REUSED SESSION x4', () => {
     for (const s of early) s.dispose();
   });
 
+  it("TLS 1.3: a first 'session' listener added after connect() resolved still gets the tickets (installed at the next engine step)", async () => {
+    const { port } = await startServer({ numTickets: 2 });
+    const context = track(clientContext({ minVersion: 'TLSv1.3', sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE }));
+    const late: SslSession[] = [];
+    const first = await connectTo(port, context, null);
+    first.on('session', (s: SslSession) => late.push(s));
+    await readBytes(first, GREETING.length);
+    await endClient(first);
+    expect(late.length).toBe(2);
+    expect(late.every((s) => s.isResumable())).toBe(true);
+    for (const s of late) s.dispose();
+  });
+
   it("TLS 1.3: disposing a 'session' event's handle leaves the context's onNewSession handle alive", async () => {
     const { port } = await startServer({ numTickets: 2 });
     const context = track(clientContext({ minVersion: 'TLSv1.3', sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE }));

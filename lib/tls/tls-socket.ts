@@ -163,8 +163,9 @@ export class TlsSocket extends DuplexStream {
    * The native per-connection session listener is installed only while someone listens for
    * 'session' (OpenSSL then hands each new session to JS, otherwise it keeps none). Sessions
    * arrive only inside the engine's steps (#drive), so it is matched to the listeners there,
-   * at each step, rather than on every listener added to or removed from this stream (a
-   * 'newListener' listener would run for each of the stream's own ~20 per connection).
+   * before each step that can deliver one, rather than on every listener added to or removed
+   * from this stream (a 'newListener' listener would run for each of the stream's own ~20 per
+   * connection).
    */
   #syncSessionListener(): void {
     const wanted = this.listenerCount('session') > 0;
@@ -285,7 +286,9 @@ export class TlsSocket extends DuplexStream {
     while (!this.#readableDone && !this.destroyed) {
       let data: Buffer | null;
       try {
-        // Also processes post-handshake messages (TLS 1.3 NewSessionTicket -> 'session').
+        // Also processes post-handshake messages (TLS 1.3 NewSessionTicket -> 'session'), so
+        // first pick up 'session' listeners a 'secure' or 'data' listener just added.
+        this.#syncSessionListener();
         data = this.connection.read();
         this.#flush();
       } catch (error) {
