@@ -90,7 +90,8 @@ export async function cacheScenario(rounds: number, scale: number): Promise<Row[
     return [];
   }
   const session = realSession();
-  const keys = Array.from({ length: PEERS }, (_, i) => `host${i}.example:443|sni=host${i}.example`);
+  // Keys as SslSessionCache.keyFor() makes them (host:port, SNI, configuration digest).
+  const keys = Array.from({ length: PEERS }, (_, i) => `host${i}.example:443|sni=host${i}.example|cfg=5d41402abc4b2a76b9719d911017c592`);
   const ops = Math.max(10_000, Math.round(200_000 * scale));
   const rows: Row[] = [];
 

@@ -295,7 +295,9 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     this.#counters.stores++;
     this.#trimPeers();
     this.#persist(key);
-    if (warningsOn) cacheStored(this, key, value, true); // guard-rail: mixed trust configurations
+    // Guard rail, mixed trust configurations: a key's host and configuration are recorded when
+    // the key enters the cache; a new session for a peer already here has nothing new to say.
+    if (warningsOn && existing === undefined) cacheStored(this, key, value, true);
     return true;
   }
 
