@@ -5,6 +5,8 @@
  * the machine's moment; what differs is only our N-API and JS layers. Built by bench/engine.ts.
  *
  * exports: setup(certPath, keyPath, protocol, mode), run(count) -> connections resumed, teardown()
+ * A libssl failure inside the loop ends the process through die(), as in the standalone program:
+ * this is a benchmark peer, not library code.
  */
 #define BIO_PAIR_NO_MAIN
 #include "bio_pair.c"
@@ -18,8 +20,9 @@ static napi_value Setup(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   for (size_t i = 0; i < 4; i++) {
     size_t n = 0;
-    if (i >= argc || napi_get_value_string_utf8(env, argv[i], args[i], sizeof(args[i]), &n) != napi_ok) {
-      napi_throw_type_error(env, NULL, "setup(cert, key, protocol, mode) takes four strings");
+    if (i >= argc || napi_get_value_string_utf8(env, argv[i], args[i], sizeof(args[i]), &n) != napi_ok ||
+        n >= sizeof(args[i]) - 1) {
+      napi_throw_type_error(env, NULL, "setup(cert, key, protocol, mode) takes four strings (paths under 1 KiB)");
       return NULL;
     }
   }
