@@ -260,10 +260,10 @@ export class TlsSocket extends DuplexStream {
    * listener propagates as it would from node:tls instead of turning into a socket error.
    */
   #drive(): void {
-    this.#syncSessionListener();
     if (!this.#secure) {
       let status: number;
       try {
+        this.#syncSessionListener(); // TLS 1.2 sessions arrive with the handshake's last step
         status = this.connection.doHandshake();
         this.#flush();
       } catch (error) {
