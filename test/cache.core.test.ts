@@ -5,15 +5,13 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 
-import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { join } from 'node:path';
 
 import { describeSslSession, SessionCache, sslSessionAdapter, type EvictReason } from '../lib/cache/index.js';
 import * as lib from '../lib/index.js';
 import { createSelfSigned, OP, type SslSession } from '../lib/index.js';
-import { packageRoot } from '../lib/native.js';
 import { inMemorySessions } from './helpers/cache.js';
+import { runGcChild } from './helpers/gc-child.js';
 import { pair } from './helpers/fixtures.js';
 
 function engineCache(options: Partial<ConstructorParameters<typeof SessionCache<SslSession>>[0]> = {}) {
@@ -68,14 +66,9 @@ describe('what set() reads from a session (one native call)', () => {
 
 describe('lent handles and the cache lifetime (child process, --expose-gc)', () => {
   it('a lent handle outlives its cache; the cache is collected once disposed, or once the handle goes', () => {
-    const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(packageRoot, 'test', 'children', 'cache-gc.ts')], {
-      encoding: 'utf8',
-      timeout: 20_000,
-      cwd: packageRoot,
-    });
-    const last = run.stdout.trim().split('\n').at(-1) ?? '';
+    const run = runGcChild('cache-gc.ts');
     expect(run.status, run.stderr).toBe(0);
-    expect(JSON.parse(last)).toEqual({ disposedCollected: true, droppedAliveWhileHeld: true, lentUsable: true, droppedCollected: true });
+    expect(run.report).toEqual({ disposedCollected: true, droppedAliveWhileHeld: true, lentUsable: true, droppedCollected: true });
   });
 });
 

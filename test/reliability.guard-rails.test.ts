@@ -4,8 +4,6 @@
  * are real: the tests also show what each one costs (a failed resumption, a poisoned session).
  * The garbage-collection path runs in a child process (node --expose-gc).
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -22,8 +20,8 @@ import {
   shutdownInMemory,
   transfer,
 } from '../lib/index.js';
-import { packageRoot } from '../lib/native.js';
 import { clientContext, pair, serverContext } from './helpers/fixtures.js';
+import { runGcChild } from './helpers/gc-child.js';
 
 interface Seen {
   code: string;
@@ -255,18 +253,9 @@ describe(`${WARNING_CODES.noShutdown}: a connection freed after its handshake wi
   });
 
   it('is emitted when such connections are garbage-collected (client and server), not when they were shut down (child process)', () => {
-    const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(packageRoot, 'test', 'children', 'guard-rails-gc.ts')], {
-      encoding: 'utf8',
-      timeout: 20_000,
-      cwd: packageRoot,
-    });
-    const last = run.stdout.trim().split('\n').at(-1) ?? '';
-    let report: { dropped: string[]; clean: string[]; freed: string[]; disabled: string[]; collected: boolean };
-    try {
-      report = JSON.parse(last) as typeof report;
-    } catch {
-      throw new Error(`no report (status ${run.status}, signal ${run.signal})\n${run.stdout}\n${run.stderr}`);
-    }
+    const run = runGcChild<{ dropped: string[]; clean: string[]; freed: string[]; disabled: string[]; collected: boolean }>('guard-rails-gc.ts');
+    const report = run.report;
+    if (report === undefined) throw new Error(`no report (status ${run.status}, signal ${run.signal})\n${run.stdout}\n${run.stderr}`);
     expect(run.status).toBe(0);
     expect(report.collected).toBe(true);
     expect(report.dropped).toEqual([

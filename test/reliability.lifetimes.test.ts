@@ -5,23 +5,16 @@
  * session they were given, close their own context, free their own connection; a cache
  * disposed from inside its own event. No crash, errors surface as exceptions, nothing leaks.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../lib/native.js';
+import { runGcChild } from './helpers/gc-child.js';
 
 function runChild<T>(mode: string): T {
-  const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(packageRoot, 'test', 'children', 'lifetimes.ts'), mode], {
-    encoding: 'utf8',
-    timeout: 20_000,
-    cwd: packageRoot,
-    // The guard-rail warnings (freeing without shutdown is part of the matrix) would go to stderr.
-    env: { ...process.env, OPENSSL_SESSION_NO_WARNINGS: '1' },
-  });
+  // The guard-rail warnings (freeing without shutdown is part of the matrix) would go to stderr.
+  const run = runGcChild<T>('lifetimes.ts', [mode], { ...process.env, OPENSSL_SESSION_NO_WARNINGS: '1' });
   expect({ status: run.status, signal: run.signal, stderr: run.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
-  return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as T;
+  return run.report as T;
 }
 
 describe('release orders (session, connections, contexts, cache) x (explicit | GC)', () => {

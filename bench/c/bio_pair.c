@@ -103,8 +103,8 @@ static long bp_run(long count) {
     if (SSL_read(c.ssl, buf, sizeof(buf)) <= 0) die("client read");
     if (SSL_session_reused(c.ssl)) reused++;
     if (resume) {
-      SSL_SESSION_free(session);
-      session = SSL_get1_session(c.ssl);
+      SSL_SESSION_free(session);          /* our one reference to the previous session */
+      session = SSL_get1_session(c.ssl); /* +1, ours until the next connection or bp_teardown() */
     }
     /* close_notify both ways */
     SSL_shutdown(c.ssl);
