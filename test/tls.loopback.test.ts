@@ -385,6 +385,44 @@ describe('data both ways', () => {
     session?.dispose();
   });
 
+  it('each flight is one transport write of one Buffer, and the transport is never corked', async () => {
+    const context = track(serverContext({ maxVersion: 'TLSv1.2' }));
+    const server = createServer({ context }, (socket) => {
+      socket.once('data', () => socket.end(GREETING)); // reply and close_notify: one flight
+      socket.on('error', () => {});
+    });
+    const writes: number[][][] = []; // per accepted connection: the record types of each write()
+    server.server.on('connection', (raw: net.Socket) => {
+      const perWrite: number[][] = [];
+      writes.push(perWrite);
+      const write = raw.write.bind(raw) as (chunk: Buffer) => boolean;
+      raw.write = ((chunk: Buffer) => {
+        perWrite.push(recordTypes(chunk));
+        return write(chunk);
+      }) as typeof raw.write;
+      raw.cork = () => {
+        throw new Error('the transport was corked');
+      };
+    });
+    const { port } = await server.listen(0, HOST);
+    cleanups.push(() => server.close());
+    const clientCtx = track(clientContext({ maxVersion: 'TLSv1.2' }));
+    const roundTrip = async (session: SslSession | null) => {
+      const client = await connectTo(port, clientCtx, session);
+      client.write('ping');
+      client.resume();
+      await once(client, 'end');
+      return client;
+    };
+    const first = await roundTrip(null);
+    const session = first.get1Session();
+    const second = await roundTrip(session);
+    expect(second.isSessionReused()).toBe(true);
+    // Resumed: [ServerHello, ChangeCipherSpec, Finished], then [reply, close_notify].
+    expect(writes[1]).toEqual([[22, 20, 22], [23, 21]]);
+    session?.dispose();
+  });
+
   it("end(): 'finish' follows the transport's; a transport destroyed first leaves no error behind", async () => {
     const { port, accepted } = await startServer({}, { read: true });
     const context = track(clientContext());

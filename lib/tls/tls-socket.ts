@@ -30,6 +30,9 @@ const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 type PendingWrite = { chunk: Buffer; callback: (error?: Error | null) => void };
 
+/** Plaintext written while output is held (see #holding) past which it goes out anyway, for backpressure. */
+const HOLD_LIMIT = 64 * 1024;
+
 /**
  * Events: 'secure' (handshake done), 'session' (a new SslSession, e.g. a TLS 1.3 ticket;
  * needs SESS_CACHE.CLIENT/SERVER in the context's mode, as with node:tls; the handle owns a
@@ -56,6 +59,12 @@ export class TlsSocket extends DuplexStream {
   #closeNotifyReceived = false;
   #readableDone = false;
   #listeningForSessions = false;
+  /**
+   * While true, OpenSSL's output stays in its memory BIO: an engine step, and whatever its
+   * listeners write, leaves in one Buffer and one transport write when it ends (#release).
+   */
+  #holding = false;
+  #heldBytes = 0;
   #pending: PendingWrite[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #freeOnClose: boolean;
@@ -192,17 +201,21 @@ export class TlsSocket extends DuplexStream {
   #onData(chunk: Buffer): void {
     if (this.destroyed || this.connection.freed) return;
     this.connection.feed(chunk);
-    this.#driveCorked();
+    this.#driveHeld();
   }
 
   /**
-   * One engine step, corked: everything it writes (the next handshake flight, replies a
-   * 'secure' or 'data' listener writes synchronously, close_notify) leaves in one writev.
-   * Corked only for this synchronous step, so nothing waits for a later tick.
+   * One engine step with its output held: everything it produces (the next handshake flight,
+   * replies a 'secure' or 'data' listener writes synchronously, close_notify) accumulates in
+   * OpenSSL's output BIO and leaves as one Buffer in one write when the step ends. Held only
+   * for this synchronous step, so nothing waits for a later tick, except after the step that
+   * finished the handshake (below). This is what corking the transport would do, minus a
+   * Buffer, a native call and a stream write per record, and without touching the cork state
+   * of a transport the caller may own.
    */
-  #driveCorked(): void {
-    const corkable = this.socket as { cork?: () => void; uncork?: () => void };
-    corkable.cork?.();
+  #driveHeld(): void {
+    const alreadyHeld = this.#holding; // bytes that came while a post-handshake hold was pending
+    this.#holding = true;
     const wasSecure = this.#secure;
     try {
       this.#drive();
@@ -214,11 +227,18 @@ export class TlsSocket extends DuplexStream {
         // request until nextTick; a server's reply to data that came with the client's
         // Finished (emitted on the next tick: the first push of a stream is never synchronous)
         // leaves with its close_notify.
-        setImmediate(() => corkable.uncork?.());
-      } else {
-        corkable.uncork?.();
+        setImmediate(() => this.#release());
+      } else if (!alreadyHeld) {
+        this.#release();
       }
     }
+  }
+
+  /** Ends a hold: hands everything OpenSSL wrote meanwhile to the transport. */
+  #release(): void {
+    this.#holding = false;
+    this.#heldBytes = 0;
+    this.#flushNow();
   }
 
   #onPeerEnd(): void {
@@ -233,7 +253,7 @@ export class TlsSocket extends DuplexStream {
       } catch (error) {
         cause = error;
       }
-      this.#flush();
+      this.#flushNow();
       this.destroy(this.#hangUpError(cause));
       return;
     }
@@ -246,7 +266,7 @@ export class TlsSocket extends DuplexStream {
       // also marks the connection shut down, so SSL_free keeps its session cached.
       try {
         this.connection.shutdown();
-        this.#flush();
+        this.#flushNow();
       } catch {
         // nothing more to say to this peer
       }
@@ -322,14 +342,12 @@ export class TlsSocket extends DuplexStream {
     void pending.then(() => {
       this.#waitingForClientHello = false;
       if (this.destroyed || this.connection.freed) return;
-      this.#driveCorked();
+      this.#driveHeld();
     });
   }
 
   #fail(error: unknown): void {
-    if (!this.connection.freed) this.#flush(); // deliver our alert to the peer
-    // ...now: destroy() discards writes still corked by #onData.
-    (this.socket as { uncork?: () => void }).uncork?.();
+    this.#flushNow(); // deliver our alert (and anything held before it) to the peer now
     this.destroy(error as Error);
   }
 
@@ -344,8 +362,13 @@ export class TlsSocket extends DuplexStream {
     return (this.socket as { allowHalfOpen?: boolean }).allowHalfOpen === true;
   }
 
-  /** Hands OpenSSL's output to the transport. Returns false when the transport's buffer is full. */
+  /** Hands OpenSSL's output to the transport, unless it is held (see #holding). */
   #flush(): boolean {
+    return this.#holding || this.#flushNow();
+  }
+
+  /** Hands OpenSSL's output to the transport now. Returns false when the transport's buffer is full. */
+  #flushNow(): boolean {
     const out = this.connection.freed ? null : this.connection.takeOutput();
     if (out !== null && !this.socket.destroyed && this.socket.writable && !this.socket.writableEnded) {
       return this.socket.write(out);
@@ -359,7 +382,7 @@ export class TlsSocket extends DuplexStream {
     try {
       written = this.connection.write(write.chunk);
     } catch (error) {
-      this.#flush();
+      this.#flushNow(); // the alert
       write.callback(error as Error);
       return true;
     }
@@ -367,10 +390,16 @@ export class TlsSocket extends DuplexStream {
       this.#flush();
       return false;
     }
-    // The record is the transport's now: the write is done, unless the transport's buffer is
-    // full (backpressure: done once it drains). Done at once lets an end() right behind it
-    // send close_notify in the same step, so reply, close_notify and FIN leave together.
-    if (this.#flush()) write.callback();
+    // The record is the transport's (or held for it): the write is done, unless the transport's
+    // buffer is full (backpressure: done once it drains). Done at once lets an end() right
+    // behind it send close_notify in the same step, so reply, close_notify and FIN leave
+    // together. A hold that grew large goes out now, so a big write still meets backpressure.
+    if (this.#holding && (this.#heldBytes += written) < HOLD_LIMIT) {
+      write.callback();
+      return true;
+    }
+    this.#heldBytes = 0;
+    if (this.#flushNow()) write.callback();
     else this.socket.once('drain', () => write.callback());
     return true;
   }
@@ -400,7 +429,7 @@ export class TlsSocket extends DuplexStream {
     try {
       if (!this.connection.freed) {
         this.connection.shutdown(); // close_notify
-        this.#flush();
+        this.#flushNow(); // with anything held: it must precede the transport's end()
       }
     } catch {
       // a connection in error state cannot send close_notify; closing the socket is enough
@@ -427,13 +456,13 @@ export class TlsSocket extends DuplexStream {
       // which also marks the connection shut down so SSL_free keeps its session cached.
       try {
         connection.shutdown();
-        this.#flush();
       } catch {
         // nothing more to say to this peer
       }
     }
-    // A listener may write and destroy within one corked step (#onData): send what it wrote.
-    (this.socket as { uncork?: () => void }).uncork?.();
+    // A listener may write and destroy within one held step (#onData): send what it wrote.
+    this.#holding = false;
+    this.#flushNow();
     this.socket.destroy();
     // No session can arrive after close. Dropping the native listener also breaks the cycle
     // native connection -> (strong ref) listener -> this -> connection, which GC cannot see
