@@ -102,12 +102,20 @@ interface InProcessPeer {
   teardown(): void;
 }
 
+let inProcessBuild: { peer: InProcessPeer; files: { cert: string; key: string } } | { skip: string } | undefined;
+
 /**
  * Builds and loads the in-process C peer against node's headers (node_api.h, and the
  * openssl/ headers of the OpenSSL node was built with), linking nothing: every symbol comes
- * from node. Returns it or the reason it cannot be built.
+ * from node. Returns it, with the benchmark certificate's files, or the reason it cannot be
+ * built. Built once per run.
  */
-export function buildInProcessPeer(): { peer: InProcessPeer } | { skip: string } {
+export function buildInProcessPeer(): { peer: InProcessPeer; files: { cert: string; key: string } } | { skip: string } {
+  inProcessBuild ??= buildInProcessPeerNow();
+  return inProcessBuild;
+}
+
+function buildInProcessPeerNow(): { peer: InProcessPeer; files: { cert: string; key: string } } | { skip: string } {
   const candidates = [
     process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node'),
     join(dirname(process.execPath), '..', 'include', 'node'),
@@ -118,7 +126,29 @@ export function buildInProcessPeer(): { peer: InProcessPeer } | { skip: string }
   const flags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
   const built = spawnSync(cc, ['-O2', '-shared', '-fPIC', ...flags, `-I${candidates[0]}`, '-o', out, join(packageRoot, 'bench', 'c', 'bio_pair_addon.c')], { encoding: 'utf8' });
   if (built.status !== 0) return { skip: `${cc} could not build the in-process C peer: ${built.stderr || built.error?.message}` };
-  return { peer: createRequire(import.meta.url)(out) as InProcessPeer };
+  const { cert, key } = benchCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'oss-bench-pem-'));
+  const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  writeFileSync(files.cert, cert);
+  writeFileSync(files.key, key);
+  return { peer: createRequire(import.meta.url)(out) as InProcessPeer, files };
+}
+
+/**
+ * OpenSSL's own work per connection (client and server, in memory): seconds per handshake of
+ * the in-process C loop over `count` connections, or null when it cannot be built.
+ */
+export function cLoopSecondsPerHandshake(protocol: Protocol, resumption: Resumption, count: number): number | null {
+  const built = buildInProcessPeer();
+  if ('skip' in built) return null;
+  const runner = inProcessRunner(built.peer, built.files, protocol, resumption);
+  try {
+    const t0 = process.hrtime.bigint();
+    runner.run(count);
+    return Number(process.hrtime.bigint() - t0) / 1e9 / count;
+  } finally {
+    runner.close();
+  }
 }
 
 /** Ours as a SliceRunner: a warm-up connection, then `run(n)` more, each offering the last one's session. */
@@ -182,16 +212,12 @@ export async function engineScenario(rounds: number, scale: number): Promise<Row
     console.log(`(a) engine vs the in-process C loop: skipped — ${inProcess.skip}`);
     return rows;
   }
-  const { cert, key } = benchCertificate();
-  const dir = mkdtempSync(join(tmpdir(), 'oss-bench-pem-'));
-  const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
-  writeFileSync(files.cert, cert);
-  writeFileSync(files.key, key);
+  const { peer: inProcessPeer, files } = inProcess;
   for (const [protocol, resumption, n] of VARIANTS) {
     if (resumption === 'full') continue; // RSA dominates full handshakes: nothing of ours to see
     const count = Math.max(100, Math.round(n * scale));
     const row = await compareInterleaved('(a) in-memory engine', `${protocol} ${resumption}, interleaved`, "C loop on node's OpenSSL", rounds, count, 100,
-      () => inProcessRunner(inProcess.peer, files, protocol, resumption),
+      () => inProcessRunner(inProcessPeer, files, protocol, resumption),
       () => oursRunner(protocol, resumption));
     row.note = 'one process, slices of 100 taking turns: only our N-API and JS layers differ';
     rows.push(row);

@@ -27,6 +27,13 @@ export interface Row {
    */
   ratio: number;
   rounds: number;
+  /**
+   * The highest ours/peer any TLS stack driven over the same sockets could reach in this row
+   * (bench/floors.ts): the peer's rate over the rate of the floor (the same flights with no
+   * TLS, plus OpenSSL's own work where the peer's time does not already hold it). Median of
+   * the per-round values. Absent where no floor applies.
+   */
+  ceiling?: number;
   note?: string;
 }
 
@@ -46,7 +53,16 @@ export async function measure(handshakes: number, fn: () => void | Promise<void>
   return { handshakes, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-/** Runs peer and ours alternately for `rounds` rounds and reduces to one row of medians. */
+/**
+ * Seconds per handshake of the floor for one round, given that round's peer sample (see
+ * Row.ceiling): the fastest any TLS over the same sockets could go at that moment.
+ */
+export type FloorRunner = (peer: Sample) => Promise<number>;
+
+/**
+ * Runs peer and ours alternately for `rounds` rounds and reduces to one row of medians; with
+ * `runFloor`, each round also measures the floor right after them, for the ceiling column.
+ */
 export async function compare(
   scenario: string,
   variant: string,
@@ -54,14 +70,20 @@ export async function compare(
   rounds: number,
   runPeer: () => Promise<Sample>,
   runOurs: () => Promise<Sample>,
+  runFloor?: FloorRunner,
 ): Promise<Row> {
   const peerSamples: Sample[] = [];
   const ourSamples: Sample[] = [];
+  const ceilings: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    peerSamples.push(await runPeer());
+    const peerSample = await runPeer();
+    peerSamples.push(peerSample);
     ourSamples.push(await runOurs());
+    if (runFloor) ceilings.push(peerSample.wallSeconds / peerSample.handshakes / (await runFloor(peerSample)));
   }
-  return reduceRounds(scenario, variant, peer, rounds, peerSamples, ourSamples);
+  const row = reduceRounds(scenario, variant, peer, rounds, peerSamples, ourSamples);
+  if (runFloor) row.ceiling = median(ceilings);
+  return row;
 }
 
 function reduceRounds(scenario: string, variant: string, peer: string, rounds: number, peerSamples: Sample[], ourSamples: Sample[]): Row {
@@ -163,7 +185,7 @@ export function machineInfo(): Record<string, unknown> {
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function printTable(rows: Row[]): void {
-  const header = ['scenario', 'variant', 'peer', 'peer hs/s', 'ours hs/s', 'ours/peer', 'peer CPU µs/hs', 'ours CPU µs/hs'];
+  const header = ['scenario', 'variant', 'peer', 'peer hs/s', 'ours hs/s', 'ours/peer', 'ceiling', 'peer CPU µs/hs', 'ours CPU µs/hs'];
   const body = rows.map((r) => [
     r.scenario,
     r.variant,
@@ -171,6 +193,7 @@ export function printTable(rows: Row[]): void {
     fmt(r.peerPerSecond),
     fmt(r.oursPerSecond),
     `${fmt(r.ratio, 2)}×`,
+    r.ceiling === undefined ? '' : `${fmt(r.ceiling, 2)}×`,
     fmt(r.peerCpuMicros),
     fmt(r.oursCpuMicros),
   ]);

@@ -2,13 +2,13 @@
  * Scenario (b): a client and a server in one process over 127.0.0.1, one connection at a
  * time: handshake, small request/reply, close. Ours (connect/createServer) vs node:tls.
  */
-import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
 import { OP, SslContext, type SslSession, connect, createServer } from './package.js';
-import type { Protocol, Resumption } from './engine.js';
-import { benchCertificate, compare, measure, type Row, type Sample } from './harness.js';
+import { buildInProcessPeer, cLoopSecondsPerHandshake, type Protocol, type Resumption } from './engine.js';
+import { runNodeFlightsLoopback } from './floors.js';
+import { benchCertificate, compare, measure, type FloorRunner, type Row, type Sample } from './harness.js';
 
 const REQUEST = Buffer.from('GET / HTTP/1.0\r\n\r\n');
 const REPLY = Buffer.alloc(100, 'x');
@@ -109,38 +109,6 @@ export async function runNodeLoopback(protocol: Protocol, resumption: Resumption
   }
 }
 
-/**
- * The floor under both: the same loop over plain TCP (net), no TLS at all. No TLS stack over
- * node's sockets, ours or node's, can beat it; with OpenSSL's own cost added (scenario a) it
- * bounds what any JS-driven TLS over net.Socket can reach.
- */
-export async function runTcpFloor(count: number): Promise<Sample> {
-  const server = net.createServer((socket) => {
-    socket.once('data', () => socket.end(REPLY));
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const once = () =>
-    new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => socket.write(REQUEST));
-      socket.once('data', () => {
-        socket.once('close', () => resolve());
-        socket.end();
-        socket.resume();
-      });
-      socket.once('error', reject);
-    });
-  await once();
-  try {
-    return await measure(count, async () => {
-      for (let i = 0; i < count; i++) await once();
-    });
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 export const LOOPBACK_VARIANTS: Array<[Protocol, Resumption, number]> = [
   ['tls1.2', 'full', 200],
   ['tls1.2', 'ticket', 600],
@@ -151,18 +119,25 @@ export const LOOPBACK_VARIANTS: Array<[Protocol, Resumption, number]> = [
 
 export async function loopbackScenario(rounds: number, scale: number): Promise<Row[]> {
   const rows: Row[] = [];
-  // Plain TCP, no TLS (a bound, not a competitor): in the peer column, node:tls resumed TLS 1.2 for scale.
-  const floor = await compare('(b) loopback, one process', 'plain TCP, no TLS (the floor)', 'node:tls tls1.2 id', rounds,
-    () => runNodeLoopback('tls1.2', 'id', Math.max(10, Math.round(600 * scale))),
-    () => runTcpFloor(Math.max(10, Math.round(1500 * scale))));
-  floor.note = 'ours column = plain net, no TLS: the ceiling for any TLS driven from JS over net.Socket';
-  rows.push(floor);
+  const cLoop = buildInProcessPeer();
+  if ('skip' in cLoop) console.log(`(b) ceiling column: skipped — ${cLoop.skip}`);
   for (const [protocol, resumption, n] of LOOPBACK_VARIANTS) {
     const count = Math.max(10, Math.round(n * scale));
+    // The floor: the same flights over plain net in this process, plus OpenSSL's own work for
+    // both sides (the C loop on node's OpenSSL). A full TLS 1.2 handshake has a round trip
+    // more than those flights: no ceiling there.
+    const floor: FloorRunner | undefined =
+      'skip' in cLoop || (protocol === 'tls1.2' && resumption === 'full')
+        ? undefined
+        : async () => {
+            const sockets = await runNodeFlightsLoopback(count);
+            return sockets.wallSeconds / sockets.handshakes + cLoopSecondsPerHandshake(protocol, resumption, count)!;
+          };
     rows.push(
       await compare('(b) loopback, one process', `${protocol} ${resumption}`, 'node:tls', rounds,
         () => runNodeLoopback(protocol, resumption, count),
-        () => runOursLoopback(protocol, resumption, count)),
+        () => runOursLoopback(protocol, resumption, count),
+        floor),
     );
   }
   return rows;
