@@ -2,10 +2,11 @@
  * Scenario (b): a client and a server in one process over 127.0.0.1, one connection at a
  * time: handshake, small request/reply, close. Ours (connect/createServer) vs node:tls.
  */
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { OP, SslContext, type SslSession, connect, createServer } from './package.js';
+import { OP, SSL_ERROR, SslConnection, SslContext, type SslSession, connect, createServer } from './package.js';
 import { buildInProcessPeer, cLoopSecondsPerHandshake, type Protocol, type Resumption } from './engine.js';
 import { runNodeFlightsLoopback } from './floors.js';
 import { benchCertificate, compare, measure, type FloorRunner, type Row, type Sample } from './harness.js';
@@ -55,6 +56,92 @@ export async function runOursLoopback(protocol: Protocol, resumption: Resumption
   } finally {
     session?.dispose();
     await server.close();
+    serverContext.close();
+    clientContext.close();
+  }
+}
+
+/**
+ * Our engine with no stream layer: SslConnection driven straight from net.Socket events, the
+ * least glue that can carry this loop (TLS 1.2 only). Not an API; its distance from the
+ * connect/createServer row is what TlsSocket, connect() and the server cost.
+ */
+export async function runEngineOverNet(resumption: Exclude<Resumption, 'full'>, count: number): Promise<Sample> {
+  const { cert, key } = benchCertificate();
+  const serverContext = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
+  if (resumption === 'id') serverContext.setOptions(OP.NO_TICKET);
+  const clientContext = new SslContext('client', { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+  const flush = (conn: SslConnection, socket: net.Socket) => {
+    const out = conn.takeOutput();
+    if (out !== null) socket.write(out);
+  };
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const conn = new SslConnection(serverContext);
+    let secure = false;
+    socket.on('data', (chunk: Buffer) => {
+      conn.feed(chunk);
+      if (!secure) {
+        secure = conn.doHandshake() === SSL_ERROR.NONE;
+        if (!secure) return flush(conn, socket);
+      }
+      const data = conn.read();
+      if (data !== null && data.length > 0) {
+        conn.write(REPLY);
+        conn.shutdown();
+        flush(conn, socket);
+        socket.end();
+      } else flush(conn, socket);
+    });
+    socket.on('close', () => conn.free());
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  let reused = 0;
+  const once = (offer: SslSession | null) =>
+    new Promise<SslSession | null>((resolve, reject) => {
+      const conn = new SslConnection(clientContext);
+      if (offer) conn.setSession(offer);
+      const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => {
+        conn.doHandshake();
+        flush(conn, socket);
+      });
+      let secure = false;
+      socket.on('data', (chunk: Buffer) => {
+        conn.feed(chunk);
+        if (!secure) {
+          secure = conn.doHandshake() === SSL_ERROR.NONE;
+          if (secure) conn.write(REQUEST); // with the Finished, as connect() + write() send it
+          return flush(conn, socket);
+        }
+        const data = conn.read();
+        if (data === null || data.length === 0) return;
+        if (conn.sessionReused()) reused++;
+        const next = conn.get1Session();
+        conn.shutdown();
+        flush(conn, socket);
+        socket.once('close', () => {
+          conn.free();
+          resolve(next);
+        });
+        socket.end();
+      });
+      socket.once('error', reject);
+    });
+  let session = await once(null);
+  try {
+    return await measure(count, async () => {
+      for (let i = 0; i < count; i++) {
+        const next = await once(session);
+        session?.dispose();
+        session = next;
+      }
+      if (reused !== count) throw new Error(`the engine over net resumed ${reused} of ${count}`);
+    });
+  } finally {
+    session?.dispose();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     serverContext.close();
     clientContext.close();
   }
@@ -139,6 +226,14 @@ export async function loopbackScenario(rounds: number, scale: number): Promise<R
         () => runOursLoopback(protocol, resumption, count),
         floor),
     );
+    if (protocol === 'tls1.2' && resumption === 'id') {
+      const bare = await compare('(b) loopback, one process', `${protocol} ${resumption}: engine over net, no TlsSocket`, 'node:tls', rounds,
+        () => runNodeLoopback(protocol, resumption, count),
+        () => runEngineOverNet(resumption, count),
+        floor);
+      bare.note = 'ours column = SslConnection driven straight from net.Socket events: what the stream layer and connect/createServer cost';
+      rows.push(bare);
+    }
   }
   return rows;
 }
