@@ -87,6 +87,9 @@ describe('the default clock', () => {
       now += 60_000;
       await new Promise((resolve) => setTimeout(resolve, 5));
       expect(coarseNow()).toBe(1_120_000); // and not across a turn of the event loop
+      now += 60_000;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(coarseNow()).toBe(1_180_000); // every time (the expiry timer is re-armed)
     } finally {
       spy.mockRestore();
     }

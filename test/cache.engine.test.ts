@@ -61,6 +61,34 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as const)('%s over 127.0.0.1', (version) =>
   });
 });
 
+describe('TLS 1.2 resumption and set()', () => {
+  // A resumed TLS 1.2 connection keeps the session it was offered. With SESS_CACHE.CLIENT no
+  // 'session' event fires for it and the cache does not take it again (it would be a duplicate);
+  // without, observe() cannot tell and falls back to get1Session(), which set() refuses.
+  it.each([
+    ['SESS_CACHE.CLIENT (createContext)', true, 0],
+    ["OpenSSL's default mode", false, 1],
+  ] as const)('%s: set() calls per resumed connection', async (_mode, viaCreateContext, expectedSets) => {
+    const cache = new SslSessionCache();
+    const context = viaCreateContext
+      ? cache.createContext({ ca: pair.cert, maxVersion: 'TLSv1.2' })
+      : new SslContext('client', { ca: pair.cert, verify: true, maxVersion: 'TLSv1.2' });
+    expect((await roundTrip(cache, { port, context })).reused).toBe(false);
+    const set = cache.set.bind(cache);
+    let sets = 0;
+    cache.set = (...args: Parameters<typeof cache.set>) => {
+      sets++;
+      return set(...args);
+    };
+    expect((await roundTrip(cache, { port, context })).reused).toBe(true);
+    expect((await roundTrip(cache, { port, context })).reused).toBe(true);
+    expect(sets).toBe(2 * expectedSets);
+    expect(cache.stats()).toMatchObject({ stores: 1, hits: 2 }); // one session, reused
+    cache.dispose();
+    context.close();
+  });
+});
+
 describe('verification gating', () => {
   it('a handshake that fails verification stores nothing (wrong CA, then wrong name)', async () => {
     const cache = new SslSessionCache();

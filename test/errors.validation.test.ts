@@ -236,6 +236,12 @@ describe('SslConnection arguments', () => {
     for (const bad of [{}, session, null, Object.create(SslContext.prototype) as object]) {
       expectCoded(() => new Native(bad), TypeError, 'ERR_INVALID_ARG_TYPE', 'context');
     }
+    // ...and keeps the one it was given (SSL_get_SSL_CTX), also after free().
+    using context = new SslContext('server');
+    const conn = new SslConnection(context);
+    expect(conn.context).toBe(context);
+    conn.free();
+    expect(conn.context).toBe(context);
   });
 
   it('setSession takes an SslSession or null', () => {

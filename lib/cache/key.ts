@@ -155,18 +155,27 @@ function escapePart(value: string): string {
   return value.replace(/[|%\s]/g, (c) => encodeURIComponent(c));
 }
 
-/** Builds the key string from its parts. `digestInput` is JSON-serialized and SHA-256'd. */
+/** The key's `cfg` part: `digestInput` JSON-serialized and SHA-256'd (128 bits, hex). */
+export function keyDigest(digestInput: unknown): string {
+  return sha256(JSON.stringify(digestInput)).slice(0, 32);
+}
+
+/**
+ * Builds the key string from its parts: `digest` (from keyDigest) or `digestInput` (digested
+ * here).
+ */
 export function formatKey(parts: {
   host: string;
   port: number;
   servername: string | null;
-  digestInput: unknown;
+  digestInput?: unknown;
+  digest?: string;
   ephemeral?: boolean;
   clientCertificate?: boolean;
 }): string {
   validateInteger(parts.port, 'port', 0, 65535);
   const host = isIP(parts.host) === 6 ? `[${parts.host}]` : escapePart(parts.host);
-  const digest = sha256(JSON.stringify(parts.digestInput)).slice(0, 32);
+  const digest = parts.digest ?? keyDigest(parts.digestInput);
   let key = `${host}:${parts.port}|sni=${parts.servername === null ? '-' : escapePart(parts.servername)}|cfg=${digest}`;
   if (parts.ephemeral) key += '|ephemeral';
   if (parts.clientCertificate) key += '|client-cert';

@@ -26,7 +26,7 @@ import { invalidArgType, validateString } from '../errors.js';
 import { connect, defaultClientContext, type ConnectOptions, type TlsClient } from '../tls/tls-client.js';
 import { TlsSocket as TlsSocketClass, type TlsSocket } from '../tls/tls-socket.js';
 import { sslSessionAdapter } from './adapters.js';
-import { canonicalTrust, defaultServername, formatKey, identityOf, type TrustOptions } from './key.js';
+import { canonicalTrust, defaultServername, formatKey, identityOf, keyDigest, type TrustOptions } from './key.js';
 import { SessionCache, type SessionCacheOptions, type SessionTrust, type Taken } from './session-cache.js';
 
 /** Options of an SslSessionCache (a SessionCache without the adapter, which is fixed). */
@@ -80,6 +80,68 @@ function configOf(context: SslContext): TrustOptions | undefined {
   return undefined;
 }
 
+/** What a context says about itself right now (part of the key: a later setVerify() changes it). */
+interface LiveSettings {
+  verifyMode: number;
+  min: number;
+  max: number;
+  options: number;
+}
+
+/**
+ * Per context, the `cfg` digests keyFor() made, valid while the context reports the same live
+ * settings and has the same known configuration. connect() asks for a key on every connection,
+ * and the canonical form with its SHA-256 costs ~20 µs; the settings are read every time.
+ */
+interface DigestMemo extends LiveSettings {
+  config: TrustOptions | undefined;
+  byCheckHost: Map<string | null, string>;
+}
+const digestMemos = new WeakMap<SslContext, DigestMemo>();
+const DIGEST_MEMO_SIZE = 256;
+
+function keyDigestOf(context: SslContext, live: LiveSettings, config: TrustOptions | undefined, checkHost: string | null): string {
+  return keyDigest({
+    v: 1,
+    engine: 'openssl-session',
+    live,
+    trust: canonicalTrust({ ...(config ?? {}), checkHost }),
+    context: config ? null : identityOf(context),
+  });
+}
+
+/** keyDigestOf() through the context's memo (for configurations we own: nobody mutates them). */
+function memoizedKeyDigest(context: SslContext, live: LiveSettings, config: TrustOptions | undefined, checkHost: string | null): string {
+  let memo = digestMemos.get(context);
+  if (
+    memo === undefined ||
+    memo.config !== config ||
+    memo.verifyMode !== live.verifyMode ||
+    memo.min !== live.min ||
+    memo.max !== live.max ||
+    memo.options !== live.options
+  ) {
+    memo = { ...live, config, byCheckHost: new Map() };
+    digestMemos.set(context, memo);
+  }
+  let digest = memo.byCheckHost.get(checkHost);
+  if (digest === undefined) {
+    digest = keyDigestOf(context, live, config, checkHost);
+    if (memo.byCheckHost.size >= DIGEST_MEMO_SIZE) memo.byCheckHost.clear();
+    memo.byCheckHost.set(checkHost, digest);
+  }
+  return digest;
+}
+
+/**
+ * A TLS 1.2 connection that resumed without a 'session' event although its context reports new
+ * sessions: it still runs on the session it was offered, which the cache holds already
+ * (get1Session() would only hand back a duplicate for set() to refuse).
+ */
+function stillOnOfferedSession(connection: SslConnection): boolean {
+  return (connection.context.getSessionCacheMode() & SESS_CACHE.CLIENT) !== 0 && connection.sessionReused();
+}
+
 /** A client session cache for connections made with our engine (values: live SslSession handles). */
 /** The session a cache offered to a connection (a property of the connection: a WeakMap set costs µs). */
 const OFFERED = Symbol('openssl-session offered session');
@@ -130,19 +192,20 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
     const servername = defaultServername(host, options.servername);
     const checkHost = (verifyMode & VERIFY.PEER) === 0 || options.checkHost === false ? null : (options.checkHost ?? servername ?? host);
     const config = options.config ?? configOf(context);
-    // What the context says about itself right now (a later setVerify() changes the key).
-    const live = { verifyMode, min: context.getMinProtoVersion(), max: context.getMaxProtoVersion(), options: context.getOptions() };
+    const live: LiveSettings = {
+      verifyMode,
+      min: context.getMinProtoVersion(),
+      max: context.getMaxProtoVersion(),
+      options: context.getOptions(),
+    };
+    // An explicit `config` is the caller's object (it may change between calls): digested each time.
+    const digest =
+      options.config !== undefined ? keyDigestOf(context, live, config, checkHost) : memoizedKeyDigest(context, live, config, checkHost);
     return formatKey({
       host,
       port: options.port,
       servername,
-      digestInput: {
-        v: 1,
-        engine: 'openssl-session',
-        live,
-        trust: canonicalTrust({ ...(config ?? {}), checkHost }),
-        context: config ? null : identityOf(context),
-      },
+      digest,
       ephemeral: config === undefined,
       clientCertificate: config !== undefined && config.cert !== undefined && config.cert !== null,
     });
@@ -227,7 +290,8 @@ export class SslSessionCache extends SessionCache<SslSession, SslCacheKeyOptions
       // Handshake done: if the context verified, OpenSSL checked the chain and the name.
       trust = connection.getVerifyResult() === 0 ? 'verified' : 'unverified';
       for (const session of pending.splice(0)) this.set(key, session, { trust });
-      if (sessionEvents === 0 && connection.version() !== VERSION.TLS1_3) this.#keepCurrent(key, connection, trust);
+      if (sessionEvents === 0 && connection.version() !== VERSION.TLS1_3 && !stillOnOfferedSession(connection))
+        this.#keepCurrent(key, connection, trust);
     };
     const onClose = () => {
       socket.off('session', onSession);

@@ -20,7 +20,7 @@ import type { SslSession } from './ssl-session.js';
  * OpenSSLError carrying OpenSSL's reason (and `verifyError` for certificate failures).
  */
 export class SslConnection extends binding.SslConnection {
-  readonly #context: SslContext; // for the guard-rail warnings (lib/guard-rails.ts)
+  readonly #context: SslContext;
   readonly #server: boolean;
   /** Mirrors the native `freed` (only free() frees): TlsSocket reads it several times per record. */
   #freed = false;
@@ -32,6 +32,11 @@ export class SslConnection extends binding.SslConnection {
     super(context);
     this.#context = context;
     this.#server = context.isServer; // the native constructor took the context's role (a JS field there)
+  }
+
+  /** The SslContext this connection was created from (SSL_get_SSL_CTX). */
+  get context(): SslContext {
+    return this.#context;
   }
 
   /** Whether this is the server side (the context's role). Read once: it never changes. */
