@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { OP, SSL_ERROR, SslConnection, SslContext, type SslSession, connect, createServer } from './package.js';
+import { OP, SESS_CACHE, SSL_ERROR, SslConnection, SslContext, SslSessionCache, type SslSession, connect, createServer } from './package.js';
 import { buildInProcessPeer, cLoopSecondsPerHandshake, type Protocol, type Resumption } from './engine.js';
 import { runNodeFlightsLoopback } from './floors.js';
 import { benchCertificate, compare, measure, type FloorRunner, type Row, type Sample } from './harness.js';
@@ -66,6 +66,58 @@ export async function runOursLoopback(protocol: Protocol, resumption: Resumption
   try {
     return await measureResuming(count, once);
   } finally {
+    await server.close();
+    serverContext.close();
+    clientContext.close();
+  }
+}
+
+/**
+ * Ours as an app calling the same host all day: connect({ sessionCache }) with no session
+ * handling of its own. The cache keys the host:port and trust settings, offers what it holds
+ * and stores every new session ('session' events: the context caches on the client side only
+ * through callbacks, as node:tls does). Throws unless every measured connection resumed.
+ */
+export async function runOursLoopbackCached(protocol: Protocol, resumption: Exclude<Resumption, 'full'>, count: number): Promise<Sample> {
+  const { cert, key } = benchCertificate();
+  const serverContext = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
+  if (resumption === 'id') serverContext.setOptions(OP.NO_TICKET);
+  const server = createServer({ context: serverContext }, (socket) => {
+    socket.once('data', () => socket.end(REPLY));
+    socket.on('error', () => {});
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  const clientContext = new SslContext('client', {
+    minVersion: version(protocol),
+    maxVersion: version(protocol),
+    sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE,
+  });
+  const sessionCache = new SslSessionCache();
+  let reused = 0;
+  const once = async () => {
+    const client = await connect({ host: '127.0.0.1', port, context: clientContext, sessionCache });
+    if (client.isSessionReused()) reused++;
+    client.write(REQUEST);
+    await new Promise<void>((resolve, reject) => {
+      client.once('data', () => resolve());
+      client.once('error', reject);
+    });
+    await new Promise<void>((resolve) => {
+      client.once('close', () => resolve());
+      client.end();
+      client.resume();
+    });
+    client.free();
+  };
+  try {
+    await once();
+    const sample = await measure(count, async () => {
+      for (let i = 0; i < count; i++) await once();
+    });
+    if (reused !== count) throw new Error(`connect({ sessionCache }) resumed ${reused} of ${count}`);
+    return sample;
+  } finally {
+    sessionCache.dispose();
     await server.close();
     serverContext.close();
     clientContext.close();
@@ -230,6 +282,14 @@ export async function loopbackScenario(rounds: number, scale: number): Promise<R
         () => runOursLoopback(protocol, resumption, count),
         floor),
     );
+    if (resumption !== 'full') {
+      const cached = await compare('(b) loopback, one process', `${protocol} ${resumption}: through connect({ sessionCache })`, 'node:tls', rounds,
+        () => runNodeLoopback(protocol, resumption, count),
+        () => runOursLoopbackCached(protocol, resumption, count),
+        floor);
+      cached.note = 'ours column = connect({ sessionCache }): the cache keys, offers and stores every session';
+      rows.push(cached);
+    }
     if (protocol === 'tls1.2' && resumption === 'id') {
       const bare = await compare('(b) loopback, one process', `${protocol} ${resumption}: engine over net, no TlsSocket`, 'node:tls', rounds,
         () => runNodeLoopback(protocol, resumption, count),
