@@ -34,16 +34,28 @@ async function measureResuming(count: number, once: (offer: SslSession | null) =
   }
 }
 
-/** Ours: createServer + connect. */
-export async function runOursLoopback(protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
+/** The server context of the bench: the certificate, and no tickets when resuming by session id. */
+function benchServerContext(resumption: Resumption): SslContext {
   const { cert, key } = benchCertificate();
-  const serverContext = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
-  if (resumption === 'id') serverContext.setOptions(OP.NO_TICKET);
+  const context = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
+  if (resumption === 'id') context.setOptions(OP.NO_TICKET);
+  return context;
+}
+
+/** Our server on 127.0.0.1: replies to the first data and closes. */
+async function startOurServer(resumption: Resumption) {
+  const serverContext = benchServerContext(resumption);
   const server = createServer({ context: serverContext }, (socket) => {
     socket.once('data', () => socket.end(REPLY));
     socket.on('error', () => {});
   });
   const { port } = await server.listen(0, '127.0.0.1');
+  return { serverContext, server, port };
+}
+
+/** Ours: createServer + connect. */
+export async function runOursLoopback(protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
+  const { serverContext, server, port } = await startOurServer(resumption);
   const clientContext = new SslContext('client', { minVersion: version(protocol), maxVersion: version(protocol) });
   const resume = resumption !== 'full';
 
@@ -79,14 +91,7 @@ export async function runOursLoopback(protocol: Protocol, resumption: Resumption
  * through callbacks, as node:tls does). Throws unless every measured connection resumed.
  */
 export async function runOursLoopbackCached(protocol: Protocol, resumption: Exclude<Resumption, 'full'>, count: number): Promise<Sample> {
-  const { cert, key } = benchCertificate();
-  const serverContext = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
-  if (resumption === 'id') serverContext.setOptions(OP.NO_TICKET);
-  const server = createServer({ context: serverContext }, (socket) => {
-    socket.once('data', () => socket.end(REPLY));
-    socket.on('error', () => {});
-  });
-  const { port } = await server.listen(0, '127.0.0.1');
+  const { serverContext, server, port } = await startOurServer(resumption);
   const clientContext = new SslContext('client', {
     minVersion: version(protocol),
     maxVersion: version(protocol),
@@ -130,9 +135,7 @@ export async function runOursLoopbackCached(protocol: Protocol, resumption: Excl
  * connect/createServer row is what TlsSocket, connect() and the server cost.
  */
 export async function runEngineOverNet(resumption: Exclude<Resumption, 'full'>, count: number): Promise<Sample> {
-  const { cert, key } = benchCertificate();
-  const serverContext = new SslContext('server', { cert, key, sessionIdContext: 'bench' });
-  if (resumption === 'id') serverContext.setOptions(OP.NO_TICKET);
+  const serverContext = benchServerContext(resumption);
   const clientContext = new SslContext('client', { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
   const flush = (conn: SslConnection, socket: net.Socket) => {
     const out = conn.takeOutput();
