@@ -160,23 +160,18 @@ export function keyDigest(digestInput: unknown): string {
   return sha256(JSON.stringify(digestInput)).slice(0, 32);
 }
 
-/**
- * Builds the key string from its parts: `digest` (from keyDigest) or `digestInput` (digested
- * here).
- */
+/** Builds the key string from its parts (`digest`: keyDigest() of the configuration). */
 export function formatKey(parts: {
   host: string;
   port: number;
   servername: string | null;
-  digestInput?: unknown;
-  digest?: string;
+  digest: string;
   ephemeral?: boolean;
   clientCertificate?: boolean;
 }): string {
   validateInteger(parts.port, 'port', 0, 65535);
   const host = isIP(parts.host) === 6 ? `[${parts.host}]` : escapePart(parts.host);
-  const digest = parts.digest ?? keyDigest(parts.digestInput);
-  let key = `${host}:${parts.port}|sni=${parts.servername === null ? '-' : escapePart(parts.servername)}|cfg=${digest}`;
+  let key = `${host}:${parts.port}|sni=${parts.servername === null ? '-' : escapePart(parts.servername)}|cfg=${parts.digest}`;
   if (parts.ephemeral) key += '|ephemeral';
   if (parts.clientCertificate) key += '|client-cert';
   return key;
@@ -198,7 +193,7 @@ export function sessionKey(options: SessionKeyOptions): string {
     host,
     port: options.port,
     servername: defaultServername(host, options.servername),
-    digestInput: { v: 1, engine: 'generic', trust },
+    digest: keyDigest({ v: 1, engine: 'generic', trust }),
     clientCertificate: trust.cert !== null,
   });
 }

@@ -18,7 +18,7 @@ import * as tls from 'node:tls';
 
 import { invalidArgType } from '../errors.js';
 import { derSessionAdapter } from '../cache/adapters.js';
-import { canonicalTrust, certificateSetDigest, formatKey, identityOf } from '../cache/key.js';
+import { canonicalTrust, certificateSetDigest, formatKey, identityOf, keyDigest } from '../cache/key.js';
 import { SessionCache, type SessionCacheOptions, type SessionTrust } from '../cache/session-cache.js';
 
 /** Options of a NodeSessionCache (the adapter is fixed: DER Buffers). */
@@ -100,7 +100,7 @@ export class NodeSessionCache extends SessionCache<Buffer, NodeKeyOptions> {
       host,
       port,
       servername,
-      digestInput: { v: 1, engine: 'node:tls', trust },
+      digest: keyDigest({ v: 1, engine: 'node:tls', trust }),
       ephemeral: Object.keys(identities).length > 0,
       clientCertificate,
     });
