@@ -55,29 +55,42 @@ async function takeRow(keys: string[], rounds: number): Promise<Row> {
   };
   const lru = new Lru({ max: keys.length });
   const ours = new SslSessionCache({ maxPeers: keys.length, ticketsPerPeer: 4 });
-  const row = await compare('(d) cache, 10k peers', 'take (TLS 1.3 ticket, single use)', 'lru-cache get + shift', rounds,
-    () => timed(
-      () => {
-        for (const key of keys) lru.set(key, tickets.map((t) => t.upRef()));
-      },
-      () => {
-        for (const key of order) {
-          const pool = lru.get(key) as SslSession[] | undefined;
-          const ticket = pool?.shift();
-          if (pool !== undefined && pool.length === 0) lru.delete(key);
-          ticket?.dispose();
-        }
-      }),
-    () => timed(
-      () => {
-        for (const key of keys) for (const t of tickets) ours.set(key, t.upRef());
-      },
-      () => {
-        for (const key of order) {
-          const taken = ours.takeSync(key);
-          if (taken?.owned) taken.value.dispose();
-        }
-      }));
+  const row = await compare(
+    '(d) cache, 10k peers',
+    'take (TLS 1.3 ticket, single use)',
+    'lru-cache get + shift',
+    rounds,
+    () =>
+      timed(
+        () => {
+          for (const key of keys)
+            lru.set(
+              key,
+              tickets.map((t) => t.upRef()),
+            );
+        },
+        () => {
+          for (const key of order) {
+            const pool = lru.get(key) as SslSession[] | undefined;
+            const ticket = pool?.shift();
+            if (pool !== undefined && pool.length === 0) lru.delete(key);
+            ticket?.dispose();
+          }
+        },
+      ),
+    () =>
+      timed(
+        () => {
+          for (const key of keys) for (const t of tickets) ours.set(key, t.upRef());
+        },
+        () => {
+          for (const key of order) {
+            const taken = ours.takeSync(key);
+            if (taken?.owned) taken.value.dispose();
+          }
+        },
+      ),
+  );
   ours.dispose();
   for (const t of tickets) t.dispose();
   return row;
@@ -111,25 +124,39 @@ export async function cacheScenario(rounds: number, scale: number): Promise<Row[
     lru.set(key, session.upRef());
   }
   rows.push(
-    await compare('(d) cache, 10k peers', 'get (TLS 1.2 session)', 'lru-cache get', rounds,
-      async () => timed(() => {
-        for (let i = 0; i < ops; i++) lru.get(keys[(i * 7919) % PEERS]!);
-      }),
-      async () => timed(() => {
-        for (let i = 0; i < ops; i++) ours.getSync(keys[(i * 7919) % PEERS]!);
-      })),
+    await compare(
+      '(d) cache, 10k peers',
+      'get (TLS 1.2 session)',
+      'lru-cache get',
+      rounds,
+      async () =>
+        timed(() => {
+          for (let i = 0; i < ops; i++) lru.get(keys[(i * 7919) % PEERS]!);
+        }),
+      async () =>
+        timed(() => {
+          for (let i = 0; i < ops; i++) ours.getSync(keys[(i * 7919) % PEERS]!);
+        }),
+    ),
   );
   // What connect() does: put the peer's session on a new connection (SSL_set_session).
   const { client } = contexts('tls1.2', 'ticket');
   const connection = new SslConnection(client);
   rows.push(
-    await compare('(d) cache, 10k peers', 'offer into SslConnection', 'lru-cache get + setSession', rounds,
-      async () => timed(() => {
-        for (let i = 0; i < ops; i++) connection.setSession(lru.get(keys[(i * 7919) % PEERS]!) as SslSession);
-      }),
-      async () => timed(() => {
-        for (let i = 0; i < ops; i++) ours.offerSync(keys[(i * 7919) % PEERS]!, connection);
-      })),
+    await compare(
+      '(d) cache, 10k peers',
+      'offer into SslConnection',
+      'lru-cache get + setSession',
+      rounds,
+      async () =>
+        timed(() => {
+          for (let i = 0; i < ops; i++) connection.setSession(lru.get(keys[(i * 7919) % PEERS]!) as SslSession);
+        }),
+      async () =>
+        timed(() => {
+          for (let i = 0; i < ops; i++) ours.offerSync(keys[(i * 7919) % PEERS]!, connection);
+        }),
+    ),
   );
   connection.free();
   client.close();
@@ -140,13 +167,20 @@ export async function cacheScenario(rounds: number, scale: number): Promise<Row[
   const lruOwning = new Lru({ max: PEERS, dispose: (value: unknown) => (value as SslSession).dispose() } as { max: number });
   for (const [i, key] of keys.entries()) lruOwning.set(key, distinct[i % 64]!.upRef());
   rows.push(
-    await compare('(d) cache, 10k peers', 'set (a new session replaces one)', 'lru-cache set (disposing the old)', rounds,
-      async () => timed(() => {
-        for (let i = 0; i < ops; i++) lruOwning.set(keys[(i * 7919) % PEERS]!, distinct[(i * 31) % 64]!.upRef());
-      }),
-      async () => timed(() => {
-        for (let i = 0; i < ops; i++) ours.set(keys[(i * 7919) % PEERS]!, distinct[(i * 31) % 64]!.upRef());
-      })),
+    await compare(
+      '(d) cache, 10k peers',
+      'set (a new session replaces one)',
+      'lru-cache set (disposing the old)',
+      rounds,
+      async () =>
+        timed(() => {
+          for (let i = 0; i < ops; i++) lruOwning.set(keys[(i * 7919) % PEERS]!, distinct[(i * 31) % 64]!.upRef());
+        }),
+      async () =>
+        timed(() => {
+          for (let i = 0; i < ops; i++) ours.set(keys[(i * 7919) % PEERS]!, distinct[(i * 31) % 64]!.upRef());
+        }),
+    ),
   );
   for (const d of distinct) d.dispose();
   rows.push(await takeRow(keys, rounds));

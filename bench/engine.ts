@@ -9,16 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import {
-  OP,
-  SslConnection,
-  SslContext,
-  type SslSession,
-  handshakeInMemory,
-  pipe,
-  shutdownInMemory,
-  packageRoot,
-} from './package.js';
+import { OP, SslConnection, SslContext, type SslSession, handshakeInMemory, pipe, shutdownInMemory, packageRoot } from './package.js';
 import { benchCertificate, compare, compareInterleaved, measure, type Row, type SliceRunner, type Sample } from './harness.js';
 
 export type Protocol = 'tls1.2' | 'tls1.3';
@@ -124,7 +115,11 @@ function buildInProcessPeerNow(): { peer: InProcessPeer; files: { cert: string; 
   const out = join(mkdtempSync(join(tmpdir(), 'oss-bench-')), 'bio_pair.node');
   const cc = process.env.CC ?? 'cc';
   const flags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
-  const built = spawnSync(cc, ['-O2', '-shared', '-fPIC', ...flags, `-I${candidates[0]}`, '-o', out, join(packageRoot, 'bench', 'c', 'bio_pair_addon.c')], { encoding: 'utf8' });
+  const built = spawnSync(
+    cc,
+    ['-O2', '-shared', '-fPIC', ...flags, `-I${candidates[0]}`, '-o', out, join(packageRoot, 'bench', 'c', 'bio_pair_addon.c')],
+    { encoding: 'utf8' },
+  );
   if (built.status !== 0) return { skip: `${cc} could not build the in-process C peer: ${built.stderr || built.error?.message}` };
   const { cert, key } = benchCertificate();
   const dir = mkdtempSync(join(tmpdir(), 'oss-bench-pem-'));
@@ -172,7 +167,12 @@ function oursRunner(protocol: Protocol, resumption: Resumption): SliceRunner {
   };
 }
 
-function inProcessRunner(peer: InProcessPeer, files: { cert: string; key: string }, protocol: Protocol, resumption: Resumption): SliceRunner {
+function inProcessRunner(
+  peer: InProcessPeer,
+  files: { cert: string; key: string },
+  protocol: Protocol,
+  resumption: Resumption,
+): SliceRunner {
   peer.setup(files.cert, files.key, protocol, resumption);
   return {
     run(count) {
@@ -199,9 +199,14 @@ export async function engineScenario(rounds: number, scale: number): Promise<Row
     for (const [protocol, resumption, n] of VARIANTS) {
       const count = Math.max(10, Math.round(n * scale));
       rows.push(
-        await compare('(a) in-memory engine', `${protocol} ${resumption}`, 'C libssl BIO loop', rounds,
+        await compare(
+          '(a) in-memory engine',
+          `${protocol} ${resumption}`,
+          'C libssl BIO loop',
+          rounds,
           () => runC(peer.path, protocol, resumption, count),
-          () => runOurs(protocol, resumption, count)),
+          () => runOurs(protocol, resumption, count),
+        ),
       );
     }
   }
@@ -216,9 +221,16 @@ export async function engineScenario(rounds: number, scale: number): Promise<Row
   for (const [protocol, resumption, n] of VARIANTS) {
     if (resumption === 'full') continue; // RSA dominates full handshakes: nothing of ours to see
     const count = Math.max(100, Math.round(n * scale));
-    const row = await compareInterleaved('(a) in-memory engine', `${protocol} ${resumption}, interleaved`, "C loop on node's OpenSSL", rounds, count, 100,
+    const row = await compareInterleaved(
+      '(a) in-memory engine',
+      `${protocol} ${resumption}, interleaved`,
+      "C loop on node's OpenSSL",
+      rounds,
+      count,
+      100,
       () => inProcessRunner(inProcessPeer, files, protocol, resumption),
-      () => oursRunner(protocol, resumption));
+      () => oursRunner(protocol, resumption),
+    );
     row.note = 'one process, slices of 100 taking turns: only our N-API and JS layers differ';
     rows.push(row);
   }

@@ -6,7 +6,17 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { OP, SESS_CACHE, SSL_ERROR, SslConnection, SslContext, SslSessionCache, type SslSession, connect, createServer } from './package.js';
+import {
+  OP,
+  SESS_CACHE,
+  SSL_ERROR,
+  SslConnection,
+  SslContext,
+  SslSessionCache,
+  type SslSession,
+  connect,
+  createServer,
+} from './package.js';
 import { buildInProcessPeer, cLoopSecondsPerHandshake, type Protocol, type Resumption } from './engine.js';
 import { runNodeFlightsLoopback } from './floors.js';
 import { benchCertificate, compare, measure, type FloorRunner, type Row, type Sample } from './harness.js';
@@ -210,10 +220,13 @@ export async function runEngineOverNet(resumption: Exclude<Resumption, 'full'>, 
 export async function runNodeLoopback(protocol: Protocol, resumption: Resumption, count: number): Promise<Sample> {
   const { cert, key } = benchCertificate();
   const cache = new Map<string, Buffer>();
-  const server = tls.createServer({ cert, key, sessionIdContext: 'bench', ...(resumption === 'id' ? { secureOptions: OP.NO_TICKET } : {}) }, (socket) => {
-    socket.once('data', () => socket.end(REPLY));
-    socket.on('error', () => {});
-  });
+  const server = tls.createServer(
+    { cert, key, sessionIdContext: 'bench', ...(resumption === 'id' ? { secureOptions: OP.NO_TICKET } : {}) },
+    (socket) => {
+      socket.once('data', () => socket.end(REPLY));
+      socket.on('error', () => {});
+    },
+  );
   if (resumption === 'id') {
     // node:tls servers resume session ids only through these events (its internal cache is off).
     server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
@@ -232,8 +245,13 @@ export async function runNodeLoopback(protocol: Protocol, resumption: Resumption
     new Promise((resolve, reject) => {
       let latest: Buffer | undefined;
       const socket = tls.connect({
-        host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false,
-        minVersion: version(protocol), maxVersion: version(protocol), ...(offer ? { session: offer } : {}),
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        rejectUnauthorized: false,
+        minVersion: version(protocol),
+        maxVersion: version(protocol),
+        ...(offer ? { session: offer } : {}),
       });
       socket.on('session', (s: Buffer) => (latest = s));
       socket.once('secureConnect', () => socket.write(REQUEST));
@@ -280,24 +298,39 @@ export async function loopbackScenario(rounds: number, scale: number): Promise<R
             return sockets.wallSeconds / sockets.handshakes + cLoopSecondsPerHandshake(protocol, resumption, count)!;
           };
     rows.push(
-      await compare('(b) loopback, one process', `${protocol} ${resumption}`, 'node:tls', rounds,
+      await compare(
+        '(b) loopback, one process',
+        `${protocol} ${resumption}`,
+        'node:tls',
+        rounds,
         () => runNodeLoopback(protocol, resumption, count),
         () => runOursLoopback(protocol, resumption, count),
-        floor),
+        floor,
+      ),
     );
     if (resumption !== 'full') {
-      const cached = await compare('(b) loopback, one process', `${protocol} ${resumption}: through connect({ sessionCache })`, 'node:tls', rounds,
+      const cached = await compare(
+        '(b) loopback, one process',
+        `${protocol} ${resumption}: through connect({ sessionCache })`,
+        'node:tls',
+        rounds,
         () => runNodeLoopback(protocol, resumption, count),
         () => runOursLoopbackCached(protocol, resumption, count),
-        floor);
+        floor,
+      );
       cached.note = 'ours column = connect({ sessionCache }): the cache keys, offers and stores every session';
       rows.push(cached);
     }
     if (protocol === 'tls1.2' && resumption === 'id') {
-      const bare = await compare('(b) loopback, one process', `${protocol} ${resumption}: engine over net, no TlsSocket`, 'node:tls', rounds,
+      const bare = await compare(
+        '(b) loopback, one process',
+        `${protocol} ${resumption}: engine over net, no TlsSocket`,
+        'node:tls',
+        rounds,
         () => runNodeLoopback(protocol, resumption, count),
         () => runEngineOverNet(resumption, count),
-        floor);
+        floor,
+      );
       bare.note = 'ours column = SslConnection driven straight from net.Socket events: what the stream layer and connect/createServer cost';
       rows.push(bare);
     }

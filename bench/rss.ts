@@ -34,7 +34,15 @@ export interface RssResult {
 export function rssScenario(scale: number): Promise<RssResult> {
   const child = spawnSync(
     process.execPath,
-    ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--import', 'tsx', fileURLToPath(new URL('./rss-child.ts', import.meta.url)), String(scale)],
+    [
+      '--expose-gc',
+      '--min-semi-space-size=16',
+      '--max-semi-space-size=16',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./rss-child.ts', import.meta.url)),
+      String(scale),
+    ],
     { cwd: packageRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = child.stdout.trim().split('\n');

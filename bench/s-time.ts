@@ -34,7 +34,17 @@ export async function startSServer(protocol: Protocol, resumption: Resumption): 
   writeFileSync(join(dir, 'cert.pem'), cert);
   writeFileSync(join(dir, 'key.pem'), key);
   const port = await freePort();
-  const args = ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', join(dir, 'cert.pem'), '-key', join(dir, 'key.pem'), '-www', protocol === 'tls1.3' ? '-tls1_3' : '-tls1_2'];
+  const args = [
+    's_server',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-cert',
+    join(dir, 'cert.pem'),
+    '-key',
+    join(dir, 'key.pem'),
+    '-www',
+    protocol === 'tls1.3' ? '-tls1_3' : '-tls1_2',
+  ];
   if (resumption === 'id') args.push('-no_ticket');
   const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
@@ -53,7 +63,17 @@ export async function startSServer(protocol: Protocol, resumption: Resumption): 
 function runSTime(port: number, protocol: Protocol, resumption: Resumption, seconds: number): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const args = ['s_time', '-connect', `127.0.0.1:${port}`, resumption === 'full' ? '-new' : '-reuse', '-time', String(seconds), '-www', '/', protocol === 'tls1.3' ? '-tls1_3' : '-tls1_2'];
+    const args = [
+      's_time',
+      '-connect',
+      `127.0.0.1:${port}`,
+      resumption === 'full' ? '-new' : '-reuse',
+      '-time',
+      String(seconds),
+      '-www',
+      '/',
+      protocol === 'tls1.3' ? '-tls1_3' : '-tls1_2',
+    ];
     const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -118,7 +138,11 @@ export async function runNodeTlsAgainst(port: number, protocol: Protocol, resump
     session = await new Promise<Buffer | undefined>((resolve, reject) => {
       let latest: Buffer | undefined;
       const socket = tls.connect({
-        host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: version, maxVersion: version,
+        host: '127.0.0.1',
+        port,
+        rejectUnauthorized: false,
+        minVersion: version,
+        maxVersion: version,
         ...(resume && session ? { session } : {}),
       });
       socket.on('session', (s: Buffer) => (latest = s));
@@ -163,23 +187,39 @@ export async function sTimeScenario(rounds: number, scale: number): Promise<Row[
           const node = await runNodeFlightsClient(flightsServer.port, floorCount);
           return sTime.wallSeconds / sTime.handshakes - c.wallSeconds / c.handshakes + node.wallSeconds / node.handshakes;
         };
-  const variants: Array<[Protocol, Resumption]> = [['tls1.2', 'full'], ['tls1.2', 'ticket'], ['tls1.2', 'id'], ['tls1.3', 'full'], ['tls1.3', 'ticket']];
+  const variants: Array<[Protocol, Resumption]> = [
+    ['tls1.2', 'full'],
+    ['tls1.2', 'ticket'],
+    ['tls1.2', 'id'],
+    ['tls1.3', 'full'],
+    ['tls1.3', 'ticket'],
+  ];
   try {
     for (const [protocol, resumption] of variants) {
       const server = await startSServer(protocol, resumption);
       try {
         // A full TLS 1.2 handshake has a round trip more than the floor's flights: no ceiling there.
         const rowFloor = protocol === 'tls1.2' && resumption === 'full' ? undefined : floor;
-        const row = await compare('(c) vs openssl s_time', `${protocol} ${resumption}`, `s_time -${resumption === 'full' ? 'new' : 'reuse'}`, rounds,
+        const row = await compare(
+          '(c) vs openssl s_time',
+          `${protocol} ${resumption}`,
+          `s_time -${resumption === 'full' ? 'new' : 'reuse'}`,
+          rounds,
           () => runSTime(server.port, protocol, resumption, seconds),
           () => runOursAgainst(server.port, protocol, resumption, seconds),
-          rowFloor);
+          rowFloor,
+        );
         row.note = 'peer CPU is s_time user time only; ours is the whole node process';
         rows.push(row);
         if (resumption !== 'full') {
-          const scaleRow = await compare('(c) vs openssl s_time', `${protocol} ${resumption}: node:tls client`, `s_time -reuse`, rounds,
+          const scaleRow = await compare(
+            '(c) vs openssl s_time',
+            `${protocol} ${resumption}: node:tls client`,
+            `s_time -reuse`,
+            rounds,
             () => runSTime(server.port, protocol, resumption, seconds),
-            () => runNodeTlsAgainst(server.port, protocol, resumption, seconds));
+            () => runNodeTlsAgainst(server.port, protocol, resumption, seconds),
+          );
           scaleRow.note = 'ours column = node:tls as the client, for scale';
           rows.push(scaleRow);
         }

@@ -193,9 +193,7 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Fle
 
 /** Messages of the IPC protocol (see the module comment). */
 export type FleetRequest =
-  | { type: 'start'; id: number; options: FleetServerOptions }
-  | { type: 'stats'; id: number; port: number }
-  | { type: 'stop' };
+  { type: 'start'; id: number; options: FleetServerOptions } | { type: 'stats'; id: number; port: number } | { type: 'stop' };
 export type FleetReply =
   | { type: 'listening'; id: number; port: number; pid: number }
   | { type: 'stats'; id: number; stats: FleetServerStats | null }

@@ -27,7 +27,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { connect, createSelfSigned, SESS_CACHE, SslContext, type KeyPair, type SslSession } from '../lib/index.js';
-import { FLEET_MODES, type FleetMode, type FleetReply, type FleetRequest, type FleetServerOptions, type FleetServerStats } from './fleet-server.js';
+import {
+  FLEET_MODES,
+  type FleetMode,
+  type FleetReply,
+  type FleetRequest,
+  type FleetServerOptions,
+  type FleetServerStats,
+} from './fleet-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -185,7 +192,9 @@ export async function startRedis(): Promise<{ url: string; stop(): Promise<void>
     stdio: 'ignore',
   });
   const failed = new Promise<never>((_, reject) => {
-    child.once('error', (error) => reject(new Error(`cannot start redis-server (apt-get install redis-server, or pass --redis URL): ${error.message}`)));
+    child.once('error', (error) =>
+      reject(new Error(`cannot start redis-server (apt-get install redis-server, or pass --redis URL): ${error.message}`)),
+    );
   });
   for (let i = 0; ; i++) {
     const up = await Promise.race([
@@ -254,9 +263,12 @@ export async function runFleetExample(options: {
       log(table(rows));
       log(
         servers
-          .map((s, i) => `  server ${processes[i]!.pid}: handshakes ${s.handshakes}, resumed ${s.resumed}, store lookups ${s.cache.lookups} ` +
-            `(hits ${s.cache.hits}, misses ${s.cache.misses}, timeouts ${s.cache.timeouts}), stored ${s.cache.stored}, ` +
-            `tickets issued ${s.tickets.encrypted}, tickets accepted ${s.tickets.decrypted + s.tickets.decryptedWithOldKey}`)
+          .map(
+            (s, i) =>
+              `  server ${processes[i]!.pid}: handshakes ${s.handshakes}, resumed ${s.resumed}, store lookups ${s.cache.lookups} ` +
+              `(hits ${s.cache.hits}, misses ${s.cache.misses}, timeouts ${s.cache.timeouts}), stored ${s.cache.stored}, ` +
+              `tickets issued ${s.tickets.encrypted}, tickets accepted ${s.tickets.decrypted + s.tickets.decryptedWithOldKey}`,
+          )
           .join('\n'),
       );
       results.push({ mode, rows, servers });
@@ -290,7 +302,9 @@ async function main(): Promise<void> {
     console.log(`Redis: ${redis.url}${external === undefined ? ' (throwaway redis-server)' : ''}`);
     const results = await runFleetExample({ redisUrl: redis.url, modes, connections: Number(values.connections) });
     const everyLaterResumed = results.every((r) => r.rows.slice(1).every((row) => row.resumed));
-    console.log(everyLaterResumed ? '\nEvery connection after the first resumed, on every server.' : '\nSome connections did not resume (see above).');
+    console.log(
+      everyLaterResumed ? '\nEvery connection after the first resumed, on every server.' : '\nSome connections did not resume (see above).',
+    );
     process.exitCode = everyLaterResumed ? 0 : 1;
   } finally {
     await redis.stop();

@@ -73,8 +73,19 @@ export const KINDS: readonly Kind[] = [
   { name: 'tls12-id', version: 'TLSv1.2', server: { options: OP.NO_TICKET }, client: {} },
   { name: 'tls12-id-resume', version: 'TLSv1.2', server: { options: OP.NO_TICKET }, client: {}, resume: true },
   { name: 'tls12-client-auth', version: 'TLSv1.2', server: {}, client: {}, clientCert: true },
-  { name: 'tls12-rsa-kx', version: 'TLSv1.2', server: { ciphers: 'AES128-SHA:AES256-GCM-SHA384' }, client: { ciphers: 'AES128-SHA' }, rsa: true },
-  { name: 'tls12-cbc-etm', version: 'TLSv1.2', server: { ciphers: 'ECDHE-ECDSA-AES128-SHA256' }, client: { ciphers: 'ECDHE-ECDSA-AES128-SHA256' } },
+  {
+    name: 'tls12-rsa-kx',
+    version: 'TLSv1.2',
+    server: { ciphers: 'AES128-SHA:AES256-GCM-SHA384' },
+    client: { ciphers: 'AES128-SHA' },
+    rsa: true,
+  },
+  {
+    name: 'tls12-cbc-etm',
+    version: 'TLSv1.2',
+    server: { ciphers: 'ECDHE-ECDSA-AES128-SHA256' },
+    client: { ciphers: 'ECDHE-ECDSA-AES128-SHA256' },
+  },
 ];
 
 let cachedKeys: Corpus['keys'] | undefined;
@@ -241,9 +252,25 @@ async function sClientCorpus(corpus: Corpus): Promise<void> {
     for (const args of [['-tls1_3'], ['-tls1_2'], ['-tls1_2', '-no_ticket']]) {
       const out = join(dir, 'sess.pem');
       rmSync(out, { force: true });
-      const child = spawn(cli, ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', join(dir, 'ca.pem'), '-ign_eof', '-sess_out', out, ...args], {
-        stdio: ['pipe', 'ignore', 'ignore'],
-      });
+      const child = spawn(
+        cli,
+        [
+          's_client',
+          '-connect',
+          `127.0.0.1:${port}`,
+          '-servername',
+          'localhost',
+          '-CAfile',
+          join(dir, 'ca.pem'),
+          '-ign_eof',
+          '-sess_out',
+          out,
+          ...args,
+        ],
+        {
+          stdio: ['pipe', 'ignore', 'ignore'],
+        },
+      );
       child.stdin.on('error', () => {});
       child.stdin.end('hello\n');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

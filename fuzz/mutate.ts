@@ -58,8 +58,12 @@ export class Rng {
 }
 
 /** Values that tend to sit on boundaries (libFuzzer's "interesting" bytes and words). */
-const INTERESTING_8 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x10, 0x16, 0x17, 0x14, 0x15, 0x20, 0x30, 0x40, 0x7e, 0x7f, 0x80, 0x81, 0x82, 0x83, 0xfe, 0xff];
-const INTERESTING_16 = [0x0000, 0x0001, 0x0080, 0x00ff, 0x0100, 0x0301, 0x0303, 0x0304, 0x3fff, 0x4000, 0x4001, 0x7fff, 0x8000, 0xfffe, 0xffff];
+const INTERESTING_8 = [
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x10, 0x16, 0x17, 0x14, 0x15, 0x20, 0x30, 0x40, 0x7e, 0x7f, 0x80, 0x81, 0x82, 0x83, 0xfe, 0xff,
+];
+const INTERESTING_16 = [
+  0x0000, 0x0001, 0x0080, 0x00ff, 0x0100, 0x0301, 0x0303, 0x0304, 0x3fff, 0x4000, 0x4001, 0x7fff, 0x8000, 0xfffe, 0xffff,
+];
 
 type Mutator = (data: Buffer, rng: Rng, other: Buffer) => Buffer;
 
@@ -218,7 +222,21 @@ export function mutate(data: Buffer, rng: Rng, other: Buffer, format: Format, pr
   return out.length > MAX_LEN ? out.subarray(0, MAX_LEN) : out;
 }
 
-const PEM_TOKENS = ['-----BEGIN SSL SESSION PARAMETERS-----', '-----END SSL SESSION PARAMETERS-----', '-----BEGIN CERTIFICATE-----', '-----END CERTIFICATE-----', '-----BEGIN PRIVATE KEY-----', '\n', '\r\n', '=', '==', 'Proc-Type: 4,ENCRYPTED\n', 'DEK-Info: AES-128-CBC,00\n', '\0', 'A'.repeat(64)];
+const PEM_TOKENS = [
+  '-----BEGIN SSL SESSION PARAMETERS-----',
+  '-----END SSL SESSION PARAMETERS-----',
+  '-----BEGIN CERTIFICATE-----',
+  '-----END CERTIFICATE-----',
+  '-----BEGIN PRIVATE KEY-----',
+  '\n',
+  '\r\n',
+  '=',
+  '==',
+  'Proc-Type: 4,ENCRYPTED\n',
+  'DEK-Info: AES-128-CBC,00\n',
+  '\0',
+  'A'.repeat(64),
+];
 
 /** Text-level mutations for PEM: tokens in, lines out, base64 alphabet swaps. */
 function mutateText(data: Buffer, rng: Rng): Buffer {
@@ -233,7 +251,10 @@ function mutateText(data: Buffer, rng: Rng): Buffer {
       return Buffer.from(lines.join('\n'), 'latin1');
     }
     case 2:
-      return Buffer.from(text.replace(/[A-Za-z0-9+/]/, () => rng.pick(['!', '-', '*', '.', ' ', '\u00ff'])), 'latin1');
+      return Buffer.from(
+        text.replace(/[A-Za-z0-9+/]/, () => rng.pick(['!', '-', '*', '.', ' ', '\u00ff'])),
+        'latin1',
+      );
     default: {
       // Re-encode a mutated payload between the original armor.
       const m = /-----BEGIN [^-]+-----\r?\n([\s\S]*?)-----END/.exec(text);

@@ -73,7 +73,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--in-process') args.inProcess = true;
     else if (flag === '--last-input') args.lastInput = value();
     else if (flag === '--help' || flag === '-h') {
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*|^ \* ?/gm, ''));
+      process.stdout.write(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('*/')[0]!
+          .replace(/^\/\*\*|^ \* ?/gm, ''),
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${flag}`);
   }
@@ -151,7 +155,9 @@ async function supervise(args: Args): Promise<number> {
     const done = totals.inputs + [...live.values()].reduce((a, b) => a + b, 0);
     if (!force && Date.now() - lastPrint < 1000) return;
     lastPrint = Date.now();
-    process.stderr.write(`\rfuzz: ${done.toLocaleString('en')} / ${args.inputs.toLocaleString('en')} inputs, ${((Date.now() - started) / 1000).toFixed(0)} s, ${crashes.length} crashes   `);
+    process.stderr.write(
+      `\rfuzz: ${done.toLocaleString('en')} / ${args.inputs.toLocaleString('en')} inputs, ${((Date.now() - started) / 1000).toFixed(0)} s, ${crashes.length} crashes   `,
+    );
   };
 
   const runJob = async (job: number): Promise<void> => {
@@ -173,7 +179,9 @@ async function supervise(args: Args): Promise<number> {
         else live.set(job, m.stats.inputs);
         print();
       });
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proc.once('exit', (c, s) => resolve([c, s])));
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        proc.once('exit', (c, s) => resolve([c, s])),
+      );
       const progress = live.get(job) ?? 0;
       live.delete(job);
       if (final !== null && code === 0) {
@@ -225,7 +233,14 @@ async function supervise(args: Args): Promise<number> {
   for (const c of crashes) console.log(`CRASH job ${c.job} (${c.how}) in ${c.target}: ${c.file ?? 'input unknown'}`);
   for (const f of failures) console.log(`FAILURE in ${f.target}: ${f.message} (${f.file})`);
   if (args.json) {
-    writeFileSync(args.json, JSON.stringify({ seed: args.seed, jobs: args.jobs, seconds, inputs: totals.inputs, sources, crashes, failures, targets: totals.targets }, null, 2));
+    writeFileSync(
+      args.json,
+      JSON.stringify(
+        { seed: args.seed, jobs: args.jobs, seconds, inputs: totals.inputs, sources, crashes, failures, targets: totals.targets },
+        null,
+        2,
+      ),
+    );
   }
   return crashes.length + failures.length > 0 ? 1 : 0;
 }
@@ -251,9 +266,18 @@ async function replay(file: string): Promise<number> {
 /** The whole run in this process (under valgrind: no child to follow). */
 async function inProcess(args: Args): Promise<number> {
   const corpus = await buildCorpus({ network: args.network });
-  const stats = fuzz({ targets: selectTargets(args.targets), corpus, seed: args.seed, inputs: args.inputs, ...(args.seconds !== null ? { maxMs: args.seconds * 1000 } : {}) });
-  for (const [name, t] of Object.entries(stats.targets)) console.log(`${name}: ${t.inputs} inputs, ${Object.keys(t.outcomes).length} outcomes`);
-  console.log(`fuzz (in-process): ${stats.inputs} inputs in ${(stats.ms / 1000).toFixed(1)} s (seed ${args.seed}); ${stats.failures.length} failures`);
+  const stats = fuzz({
+    targets: selectTargets(args.targets),
+    corpus,
+    seed: args.seed,
+    inputs: args.inputs,
+    ...(args.seconds !== null ? { maxMs: args.seconds * 1000 } : {}),
+  });
+  for (const [name, t] of Object.entries(stats.targets))
+    console.log(`${name}: ${t.inputs} inputs, ${Object.keys(t.outcomes).length} outcomes`);
+  console.log(
+    `fuzz (in-process): ${stats.inputs} inputs in ${(stats.ms / 1000).toFixed(1)} s (seed ${args.seed}); ${stats.failures.length} failures`,
+  );
   for (const f of stats.failures) console.log(`FAILURE in ${f.target}: ${f.message}`);
   return stats.failures.length > 0 ? 1 : 0;
 }

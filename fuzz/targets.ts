@@ -10,16 +10,7 @@
  * them from the first `prefix` bytes of the input (control bytes), so the whole input is
  * what the mutator mutates and what a crash file records.
  */
-import {
-  OpenSSLError,
-  SSL_ERROR,
-  SslConnection,
-  SslContext,
-  SslSession,
-  VERSION,
-  drain,
-  shutdownInMemory,
-} from '../lib/index.js';
+import { OpenSSLError, SSL_ERROR, SslConnection, SslContext, SslSession, VERSION, drain, shutdownInMemory } from '../lib/index.js';
 import { type Corpus, KINDS, type Kind, type Transcript, fuzzKeys, kindContexts } from './corpus.js';
 import { type Format, fixTlsLengths } from './mutate.js';
 
@@ -53,7 +44,9 @@ export function classify(error: unknown): string {
   if ((error instanceof TypeError || error instanceof RangeError) && typeof (error as { code?: unknown }).code === 'string') {
     return `${error.name}:${(error as unknown as { code: string }).code}`;
   }
-  throw new FuzzFailure(`unexpected error class ${(error as Error)?.constructor?.name}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  throw new FuzzFailure(`unexpected error class ${(error as Error)?.constructor?.name}: ${(error as Error)?.message ?? String(error)}`, {
+    cause: error,
+  });
 }
 
 function attempt(fn: () => string): string {
@@ -115,7 +108,8 @@ let sessionContexts: SessionContexts | undefined;
 function getSessionContexts(): SessionContexts {
   if (sessionContexts === undefined) {
     const { ec } = fuzzKeys();
-    const server = (o: object) => new SslContext('server', { cert: ec.cert, key: ec.key, sessionIdContext: 'fuzz', sessionCacheSize: 64, ...o });
+    const server = (o: object) =>
+      new SslContext('server', { cert: ec.cert, key: ec.key, sessionIdContext: 'fuzz', sessionCacheSize: 64, ...o });
     sessionContexts = {
       servers: [server({}), server({ maxVersion: 'TLSv1.2' }), server({ maxVersion: 'TLSv1.2', options: 0x4000 /* OP.NO_TICKET */ })],
       client12: new SslContext('client', { maxVersion: 'TLSv1.2' }),
@@ -185,7 +179,11 @@ function sessionTarget(name: 'session-der' | 'session-pem'): Target {
  * Runs both handshakes over the in-memory wire. `tamper(flightIndex, from, bytes)` may
  * replace each flight. Returns 'ok' once both finished, 'stalled' if nothing moves.
  */
-function driveHandshake(c: SslConnection, s: SslConnection, tamper: ((index: number, from: 'client' | 'server', bytes: Buffer) => Buffer) | null): string {
+function driveHandshake(
+  c: SslConnection,
+  s: SslConnection,
+  tamper: ((index: number, from: 'client' | 'server', bytes: Buffer) => Buffer) | null,
+): string {
   let cd = false;
   let sd = false;
   let index = 0;
@@ -270,7 +268,12 @@ function pairOf(kind: Kind): { c: SslConnection; s: SslConnection } {
 }
 
 function handshakeBytes(t: Transcript, from: 'client' | 'server'): Buffer {
-  return Buffer.concat(t.flights.slice(0, t.postHandshake).filter((f) => f.from === from).map((f) => f.bytes));
+  return Buffer.concat(
+    t.flights
+      .slice(0, t.postHandshake)
+      .filter((f) => f.from === from)
+      .map((f) => f.bytes),
+  );
 }
 
 function kindOf(control: number): Kind {
@@ -416,7 +419,8 @@ const mitmTarget: Target = {
         c.write(sent);
         c.pipeTo(s);
         const got = s.read();
-        if (got === null || !got.equals(sent)) throw new FuzzFailure(`plaintext changed in transit after a tampered handshake (${kind.name})`);
+        if (got === null || !got.equals(sent))
+          throw new FuzzFailure(`plaintext changed in transit after a tampered handshake (${kind.name})`);
         return 'ok-despite-tampering';
       });
     } finally {
@@ -586,8 +590,8 @@ const certTarget: Target = {
   prefix: 1,
   weight: 6,
   seeds: (corpus) =>
-    [corpus.keys.ec.cert, corpus.keys.ec.key, corpus.keys.rsa.cert, corpus.keys.client.cert + corpus.keys.ec.cert, corpus.keys.rsa.key].map((pem, i) =>
-      Buffer.concat([Buffer.from([i]), Buffer.from(pem)]),
+    [corpus.keys.ec.cert, corpus.keys.ec.key, corpus.keys.rsa.cert, corpus.keys.client.cert + corpus.keys.ec.cert, corpus.keys.rsa.key].map(
+      (pem, i) => Buffer.concat([Buffer.from([i]), Buffer.from(pem)]),
     ),
   run(input) {
     if (certContexts === undefined || certContexts.uses++ > 500) {
@@ -625,5 +629,14 @@ const certTarget: Target = {
 
 /** Every target, in a fixed order (a run's seed reproduces it). */
 export function allTargets(): Target[] {
-  return [sessionTarget('session-der'), sessionTarget('session-pem'), flightTarget('server'), flightTarget('client'), certTarget, mitmTarget, postHandshakeTarget, alpnTarget];
+  return [
+    sessionTarget('session-der'),
+    sessionTarget('session-pem'),
+    flightTarget('server'),
+    flightTarget('client'),
+    certTarget,
+    mitmTarget,
+    postHandshakeTarget,
+    alpnTarget,
+  ];
 }

@@ -48,17 +48,13 @@ function describe(value: unknown): string {
 }
 
 export function invalidArgType(name: string, expected: string, value: unknown): CodedError {
-  return codedTypeError(
-    'ERR_INVALID_ARG_TYPE',
-    `The "${name}" argument must be ${expected}. Received ${describe(value)}`,
-  );
+  return codedTypeError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be ${expected}. Received ${describe(value)}`);
 }
 
 export function outOfRange(name: string, range: string, value: unknown): CodedError {
-  return Object.assign(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`),
-    { code: 'ERR_OUT_OF_RANGE' },
-  );
+  return Object.assign(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(value)}`), {
+    code: 'ERR_OUT_OF_RANGE',
+  });
 }
 
 export function validateInteger(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {

@@ -48,7 +48,12 @@ function fromEnvironment(): Set<WarningCode> {
   const value = (process.env.OPENSSL_SESSION_NO_WARNINGS ?? '').trim();
   if (value === '' || value === '0' || value.toLowerCase() === 'false') return new Set();
   if (['1', 'true', 'all', 'yes'].includes(value.toLowerCase())) return new Set(ALL_CODES);
-  return new Set(value.split(',').map((c) => c.trim()).filter((c): c is WarningCode => (ALL_CODES as readonly string[]).includes(c)));
+  return new Set(
+    value
+      .split(',')
+      .map((c) => c.trim())
+      .filter((c): c is WarningCode => (ALL_CODES as readonly string[]).includes(c)),
+  );
 }
 
 let disabled = fromEnvironment();
@@ -114,7 +119,10 @@ function callSite(): string {
   Error.stackTraceLimit = 20;
   Error.captureStackTrace(holder, callSite);
   Error.stackTraceLimit = limit;
-  const frames = (holder.stack ?? '').split('\n').slice(1).map((l) => l.trim().replace(/^at /, ''));
+  const frames = (holder.stack ?? '')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().replace(/^at /, ''));
   const outside = frames.find((f) => !f.includes(libDir) && !f.startsWith('node:') && !f.includes('(node:'));
   return outside ?? frames[0] ?? 'unknown';
 }

@@ -179,24 +179,13 @@ export interface NativeBinding {
   setClasses(classes: { OpenSSLError?: unknown; SslSession?: unknown }): void;
   openSSLVersion(): string;
   builtWithOpenSSL: string;
-  createSelfSigned(options: {
-    commonName: string;
-    altNames: string;
-    days: number;
-    keyType: 'ec' | 'rsa';
-    bits: number;
-  }): { cert: string; key: string };
+  createSelfSigned(options: { commonName: string; altNames: string; days: number; keyType: 'ec' | 'rsa'; bits: number }): {
+    cert: string;
+    key: string;
+  };
   verifyCertErrorString(code: number): string;
   SESS_CACHE: ConstantTable<
-    | 'OFF'
-    | 'CLIENT'
-    | 'SERVER'
-    | 'BOTH'
-    | 'NO_AUTO_CLEAR'
-    | 'NO_INTERNAL_LOOKUP'
-    | 'NO_INTERNAL_STORE'
-    | 'NO_INTERNAL'
-    | 'UPDATE_TIME'
+    'OFF' | 'CLIENT' | 'SERVER' | 'BOTH' | 'NO_AUTO_CLEAR' | 'NO_INTERNAL_LOOKUP' | 'NO_INTERNAL_STORE' | 'NO_INTERNAL' | 'UPDATE_TIME'
   >;
   OP: ConstantTable<
     | 'ALL'

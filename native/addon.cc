@@ -1,10 +1,10 @@
 // Module init: classes, constants, and the per-environment state (Napi::Addon).
 #include "addon.h"
 
-#include <cstring>
-
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+
+#include <cstring>
 
 #include "certificates.h"
 #include "errors.h"
@@ -22,7 +22,9 @@ Napi::Object Constants(Napi::Env env, std::initializer_list<std::pair<const char
   return out;
 }
 
+// clang-format off
 #define C(prefix, name) {#name, static_cast<double>(prefix##name)}
+// clang-format on
 
 Napi::Value VerifyCertErrorString(const Napi::CallbackInfo& info) {
   long code = static_cast<long>(info[0].As<Napi::Number>().Int64Value());
@@ -43,14 +45,14 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("SslSession", SslSession::Init(env, this));
   exports.Set("SslContext", SslContext::Init(env, this));
   exports.Set("SslConnection", SslConnection::Init(env, this));
-  DefineAddon(exports, {
-      InstanceMethod<&Addon::SetClasses>("setClasses"),
-      InstanceMethod<&Addon::OpenSSLVersion>("openSSLVersion"),
-  });
+  DefineAddon(exports, {InstanceMethod<&Addon::SetClasses>("setClasses"),
+                        InstanceMethod<&Addon::OpenSSLVersion>("openSSLVersion")});
   exports.Set("createSelfSigned", Napi::Function::New<CreateSelfSigned>(env, "createSelfSigned"));
   exports.Set("verifyCertErrorString", Napi::Function::New<VerifyCertErrorString>(env, "verifyCertErrorString"));
   exports.Set("builtWithOpenSSL", OPENSSL_VERSION_STR);
 
+  // One line per group of constants, as OpenSSL lists them.
+  // clang-format off
   exports.Set("SESS_CACHE", Constants(env, {
       C(SSL_SESS_CACHE_, OFF), C(SSL_SESS_CACHE_, CLIENT), C(SSL_SESS_CACHE_, SERVER),
       C(SSL_SESS_CACHE_, BOTH), C(SSL_SESS_CACHE_, NO_AUTO_CLEAR),
@@ -82,6 +84,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
       C(SSL_ERROR_, WANT_ASYNC_JOB), C(SSL_ERROR_, WANT_CLIENT_HELLO_CB),
       C(SSL_ERROR_, WANT_RETRY_VERIFY)}));
   exports.Set("MAX_SID_CTX_LENGTH", Napi::Number::New(env, SSL_MAX_SID_CTX_LENGTH));
+  // clang-format on
 }
 
 #undef C

@@ -77,8 +77,12 @@ class JsCallScope {
 // RAII for destructors: OpenSSL work done here must not reach JS.
 class FinalizingScope {
  public:
-  explicit FinalizingScope(Addon* addon) : addon_(addon) { if (addon_) addon_->finalizing++; }
-  ~FinalizingScope() { if (addon_) addon_->finalizing--; }
+  explicit FinalizingScope(Addon* addon) : addon_(addon) {
+    if (addon_) addon_->finalizing++;
+  }
+  ~FinalizingScope() {
+    if (addon_) addon_->finalizing--;
+  }
 
  private:
   Addon* addon_;

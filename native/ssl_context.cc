@@ -4,8 +4,8 @@
 
 #include "certificates.h"
 #include "errors.h"
-#include "ssl_connection.h"
 #include "session_counter.h"
+#include "ssl_connection.h"
 #include "ssl_session.h"
 #include "ticket_keys.h"
 
@@ -21,8 +21,9 @@ constexpr napi_type_tag kContextTag = {0x6f70656e73736c31ULL, 0x53736c437478ULL}
 void ThrowIfBusy(Napi::Env env, const SslContext* ctx, const char* what) {
   if (ctx->InRemoveCallback()) {
     ThrowCodedTypeError(env, "ERR_CONTEXT_BUSY",
-                        std::string(what) + " cannot run inside an onRemoveSession callback: "
-                        "OpenSSL may hold the session cache lock there");
+                        std::string(what) +
+                            " cannot run inside an onRemoveSession callback: "
+                            "OpenSSL may hold the session cache lock there");
   }
 }
 

@@ -1,8 +1,7 @@
-#include "ssl_context.h"
-
 #include "client_hello.h"
 #include "errors.h"
 #include "ssl_connection.h"
+#include "ssl_context.h"
 #include "ssl_session.h"
 #include "ticket_keys.h"
 
@@ -176,9 +175,7 @@ SSL_SESSION* SslContext::OnGetSession(SSL* ssl, const unsigned char* id, int len
     Napi::HandleScope scope(env);
     try {
       SslConnection* conn = SslConnection::FromSSL(ssl);
-      Napi::Value result = Callback(self, "getSession").Call(
-          {Napi::Buffer<uint8_t>::Copy(env, id, static_cast<size_t>(len)),
-           conn != nullptr ? conn->Value() : env.Null()});
+      Napi::Value result = Callback(self, "getSession").Call({Napi::Buffer<uint8_t>::Copy(env, id, static_cast<size_t>(len)), conn != nullptr ? conn->Value() : env.Null()});
       if (result.IsNull() || result.IsUndefined()) return nullptr;
       SSL_SESSION* found = SslSession::FromValue(result, "onGetSession() result")->Get(env);
       if ((SSL_CTX_get_session_cache_mode(SSL_get_SSL_CTX(ssl)) & SSL_SESS_CACHE_NO_INTERNAL_STORE) == 0 &&

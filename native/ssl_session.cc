@@ -1,9 +1,9 @@
 #include "ssl_session.h"
 
-#include <limits>
-
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include <limits>
 
 #include "errors.h"
 
@@ -54,8 +54,7 @@ Napi::Function SslSession::Init(Napi::Env env, Addon* addon) {
   // "Illegal invocation") but not ACCESSORS: an InstanceAccessor called on another wrapped
   // object (e.g. Reflect.get(SslSession.prototype, 'disposed', someContext)) would unwrap
   // that object as an SslSession. So `disposed` is a plain getter that checks the type tag.
-  ctor.Get("prototype").As<Napi::Object>().DefineProperty(
-      Napi::PropertyDescriptor::Accessor<&SslSession::Disposed>("disposed"));
+  ctor.Get("prototype").As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Accessor<&SslSession::Disposed>("disposed"));
   addon->sessionConstructor = Napi::Persistent(ctor);
   return ctor;
 }

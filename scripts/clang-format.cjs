@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run format:check (clang-format --dry-run -Werror) / npm run format (clang-format -i) over
- * native/*.{cc,h}, except the files listed in .clang-format-ignore (formatted by hand before
- * .clang-format existed; remove a line once that file is clang-formatted). The binary is the
+ * native/*.{cc,h}, except any file listed in .clang-format-ignore (none today). The binary is the
  * pinned `clang-format` npm package's (LLVM 15); CLANG_FORMAT=/path/to/clang-format overrides it.
  *
  * Usage: node scripts/clang-format.cjs --check | --write

@@ -25,7 +25,13 @@ const ADDON = /openssl_session[^/]*\.node$/;
 const CORRUPTION = new Set(['InvalidRead', 'InvalidWrite', 'InvalidFree', 'MismatchedFree', 'InvalidMemPool', 'Overlap', 'FishyValue']);
 const LEAK_FAIL = new Set(['Leak_DefinitelyLost', 'Leak_IndirectlyLost']);
 
-const decode = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const decode = (s) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 const tag = (block, name) => {
   const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(block);
   return m ? decode(m[1].trim()) : undefined;
@@ -65,7 +71,8 @@ function parse(xml) {
   const counts = new Map();
   const errorcounts = /<errorcounts>([\s\S]*?)<\/errorcounts>/.exec(xml);
   if (errorcounts) {
-    for (const [, pair] of errorcounts[1].matchAll(/<pair>([\s\S]*?)<\/pair>/g)) counts.set(tag(pair, 'unique'), Number(tag(pair, 'count')));
+    for (const [, pair] of errorcounts[1].matchAll(/<pair>([\s\S]*?)<\/pair>/g))
+      counts.set(tag(pair, 'unique'), Number(tag(pair, 'count')));
   }
   let suppressed = 0;
   const suppcounts = /<suppcounts>([\s\S]*?)<\/suppcounts>/.exec(xml);
@@ -120,7 +127,10 @@ const MAX_SHOWN = 8;
 const bySize = (a, b) => b.bytes - a.bytes;
 for (const error of ignored.slice(0, MAX_SHOWN)) console.log(`(not attributed to the addon, ignored) ${show(error)}`);
 if (ignored.length > MAX_SHOWN) console.log(`(... ${ignored.length - MAX_SHOWN} more ignored)`);
-const failingSorted = [...failing.filter((e) => !e.kind.startsWith('Leak_')), ...failing.filter((e) => e.kind.startsWith('Leak_')).sort(bySize)];
+const failingSorted = [
+  ...failing.filter((e) => !e.kind.startsWith('Leak_')),
+  ...failing.filter((e) => e.kind.startsWith('Leak_')).sort(bySize),
+];
 for (const error of failingSorted.slice(0, MAX_SHOWN)) console.error(show(error));
 if (failing.length > MAX_SHOWN) console.error(`(... ${failing.length - MAX_SHOWN} more failing error contexts: see the XML)`);
 

@@ -325,13 +325,25 @@ describe('stats, events, eviction and dispose', () => {
   it('emits hit/miss with details and counts them', () => {
     const { cache } = engineCache();
     const events: string[] = [];
-    cache.on('hit', (key, info) => events.push(`hit ${key} ${info.protocol} single=${info.singleUse} left=${info.remaining} ${info.source}`));
+    cache.on('hit', (key, info) =>
+      events.push(`hit ${key} ${info.protocol} single=${info.singleUse} left=${info.remaining} ${info.source}`),
+    );
     cache.on('miss', (key) => events.push(`miss ${key}`));
     for (const t of tls13()) cache.set('p', t);
     cache.getSync('p')!.dispose();
     cache.getSync('q');
     expect(events).toEqual(['hit p TLSv1.3 single=true left=1 memory', 'miss q']);
-    expect(cache.stats()).toEqual({ hits: 1, misses: 1, stores: 2, evictions: 0, expirations: 0, ticketsTaken: 1, storeErrors: 0, peers: 1, sessions: 1 });
+    expect(cache.stats()).toEqual({
+      hits: 1,
+      misses: 1,
+      stores: 2,
+      evictions: 0,
+      expirations: 0,
+      ticketsTaken: 1,
+      storeErrors: 0,
+      peers: 1,
+      sessions: 1,
+    });
     cache.dispose();
   });
 

@@ -28,7 +28,8 @@ function expectAllDistinct(keys: Record<string, string>): void {
 describe('engine keys (SslSessionCache.keyFor)', () => {
   const cache = new SslSessionCache();
   const base: TrustOptions = { verify: true, ca: pair.cert, alpnProtocols: ['imap'], minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' };
-  const at = (config: TrustOptions, extra: Partial<SslCacheKeyOptions> = {}) => cache.keyFor({ host: 'mail.test', port: 993, config, ...extra });
+  const at = (config: TrustOptions, extra: Partial<SslCacheKeyOptions> = {}) =>
+    cache.keyFor({ host: 'mail.test', port: 993, config, ...extra });
 
   it('separates on every trust/resumability option, and on host, port, SNI and checked name', () => {
     expectAllDistinct({

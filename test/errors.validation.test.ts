@@ -138,7 +138,12 @@ describe('SslContext setters', () => {
     // Not a name or number at all, even one that cannot become a string: a coded TypeError.
     for (const bad of [Object.create(null), {}, null, ['TLSv1.2'], 'toString']) {
       const type = typeof bad === 'string' ? RangeError : TypeError;
-      expectCoded(() => ctx.setMinProtoVersion(bad as never), type, type === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE', 'version');
+      expectCoded(
+        () => ctx.setMinProtoVersion(bad as never),
+        type,
+        type === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE',
+        'version',
+      );
     }
   });
 
@@ -316,7 +321,22 @@ describe('certificate verification failures', () => {
 });
 
 describe('the native layer called directly with wrong types', () => {
-  const values: unknown[] = [undefined, null, 0, -1, Number.NaN, 2 ** 64, 'string', {}, [], Buffer.alloc(0), Buffer.alloc(40, 0xff), () => 1, Symbol('s'), 10n];
+  const values: unknown[] = [
+    undefined,
+    null,
+    0,
+    -1,
+    Number.NaN,
+    2 ** 64,
+    'string',
+    {},
+    [],
+    Buffer.alloc(0),
+    Buffer.alloc(40, 0xff),
+    () => 1,
+    Symbol('s'),
+    10n,
+  ];
 
   function everyCall(object: object, proto: object, skip: readonly string[]): { calls: number; threw: number; kinds: Set<string> } {
     let calls = 0;
@@ -359,7 +379,10 @@ describe('the native layer called directly with wrong types', () => {
       ['removeSession', 'x'],
       ['flushSessions', 'now'],
     ] as const) {
-      expect(caught(() => proto[name]?.call(ctx, arg)), name).toBeInstanceOf(Error);
+      expect(
+        caught(() => proto[name]?.call(ctx, arg)),
+        name,
+      ).toBeInstanceOf(Error);
     }
   });
 

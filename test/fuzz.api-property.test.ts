@@ -80,16 +80,72 @@ function specimens(): unknown[] {
 }
 
 const weird = fc.constantFrom<unknown>(
-  -1, 0, 1, 0.5, -0, 255, 256, 0xffff, 0x10000, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 53), Number.MAX_VALUE,
-  Number.MIN_VALUE, NaN, Infinity, -Infinity, 10n, -1n, '', '\0', 'a\0b', 'TLSv1.3', 'TLSv1.2', 'client', 'server',
-  'DEFAULT', 'x'.repeat(5000), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', [], [''], ['h2'], ['x'.repeat(300)],
-  {}, Object.create(null), new Proxy({}, { get: () => { throw new Error('trap'); } }), Symbol('s'), () => 1,
-  () => { throw new Error('callback threw'); }, new Uint8Array(0), new Uint8Array(40), Buffer.from('not der'),
-  new Uint16Array(3), new DataView(new ArrayBuffer(4)), new ArrayBuffer(8), new Date(0), /re/, Promise.resolve(1),
+  -1,
+  0,
+  1,
+  0.5,
+  -0,
+  255,
+  256,
+  0xffff,
+  0x10000,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  -(2 ** 53),
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  NaN,
+  Infinity,
+  -Infinity,
+  10n,
+  -1n,
+  '',
+  '\0',
+  'a\0b',
+  'TLSv1.3',
+  'TLSv1.2',
+  'client',
+  'server',
+  'DEFAULT',
+  'x'.repeat(5000),
+  '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+  [],
+  [''],
+  ['h2'],
+  ['x'.repeat(300)],
+  {},
+  Object.create(null),
+  new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('trap');
+      },
+    },
+  ),
+  Symbol('s'),
+  () => 1,
+  () => {
+    throw new Error('callback threw');
+  },
+  new Uint8Array(0),
+  new Uint8Array(40),
+  Buffer.from('not der'),
+  new Uint16Array(3),
+  new DataView(new ArrayBuffer(4)),
+  new ArrayBuffer(8),
+  new Date(0),
+  /re/,
+  Promise.resolve(1),
 );
 
 const anyArg = fc.oneof(
-  { arbitrary: fc.anything({ withBigInt: true, withBoxedValues: true, withTypedArray: true, withNullPrototype: true, maxDepth: 2 }), weight: 3 },
+  {
+    arbitrary: fc.anything({ withBigInt: true, withBoxedValues: true, withTypedArray: true, withNullPrototype: true, maxDepth: 2 }),
+    weight: 3,
+  },
   { arbitrary: weird, weight: 4 },
   { arbitrary: fc.uint8Array({ maxLength: 80 }), weight: 1 },
   { arbitrary: fc.integer(), weight: 1 },
@@ -172,7 +228,24 @@ const subjects: Subject[] = [
       return { target: cache, cleanup: () => cache.dispose() };
     },
     // connect() opens sockets; the EventEmitter plumbing is node's.
-    skip: ['connect', 'emit', 'on', 'once', 'off', 'addListener', 'removeListener', 'prependListener', 'prependOnceListener', 'removeAllListeners', 'setMaxListeners', 'getMaxListeners', 'listeners', 'rawListeners', 'listenerCount', 'eventNames'],
+    skip: [
+      'connect',
+      'emit',
+      'on',
+      'once',
+      'off',
+      'addListener',
+      'removeListener',
+      'prependListener',
+      'prependOnceListener',
+      'removeAllListeners',
+      'setMaxListeners',
+      'getMaxListeners',
+      'listeners',
+      'rawListeners',
+      'listenerCount',
+      'eventNames',
+    ],
   },
 ];
 
@@ -201,7 +274,7 @@ describe('every public method, random argument types (fast-check)', () => {
           fc.asyncProperty(withSpecimens, async (a) => {
             const { target, cleanup } = subject.make();
             calls++;
-            const complaint = await call(() => ((target as Record<string, Method>)[name]!).apply(target, a), name, uncoded);
+            const complaint = await call(() => (target as Record<string, Method>)[name]!.apply(target, a), name, uncoded);
             if (complaint !== null && !complaints.has(name)) complaints.set(name, complaint);
             try {
               cleanup();
@@ -236,13 +309,17 @@ describe('every public method, random argument types (fast-check)', () => {
     for (const [name, fn] of Object.entries(entry)) {
       await fc.assert(
         fc.asyncProperty(withSpecimens, async (a) => {
-          const complaint = await call(() => {
-            const made = fn(a);
-            if (made instanceof SslContext) made.close();
-            else if (made instanceof SslConnection) made.free();
-            else if (made instanceof SslSession) made.dispose();
-            else if (made instanceof SslSessionCache) made.dispose();
-          }, name, uncoded);
+          const complaint = await call(
+            () => {
+              const made = fn(a);
+              if (made instanceof SslContext) made.close();
+              else if (made instanceof SslConnection) made.free();
+              else if (made instanceof SslSession) made.dispose();
+              else if (made instanceof SslSessionCache) made.dispose();
+            },
+            name,
+            uncoded,
+          );
           if (complaint !== null && !complaints.has(name)) complaints.set(name, complaint);
         }),
         { numRuns: RUNS * 2, seed: 7 },
@@ -271,7 +348,11 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('handshake' as const), c: fc.nat(2), s: fc.nat(2), resume: fc.boolean() }),
-  fc.record({ op: fc.constant('dispose' as const), what: fc.constantFrom('session', 'client', 'server', 'cctx', 'sctx', 'cache') as fc.Arbitrary<'session'>, i: fc.nat(3) }),
+  fc.record({
+    op: fc.constant('dispose' as const),
+    what: fc.constantFrom('session', 'client', 'server', 'cctx', 'sctx', 'cache') as fc.Arbitrary<'session'>,
+    i: fc.nat(3),
+  }),
   fc.record({
     op: fc.constant('callback' as const),
     kind: fc.constantFrom('new', 'remove', 'get') as fc.Arbitrary<'new'>,

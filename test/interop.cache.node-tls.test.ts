@@ -42,7 +42,10 @@ afterAll(async () => {
 });
 
 /** One node:tls connection through `cache.tlsConnect`; reads to the end. */
-async function nodeRoundTrip(cache: NodeSessionCache, options: tls.ConnectionOptions): Promise<{ reused: boolean; protocol: string | null }> {
+async function nodeRoundTrip(
+  cache: NodeSessionCache,
+  options: tls.ConnectionOptions,
+): Promise<{ reused: boolean; protocol: string | null }> {
   const socket = await cache.tlsConnect({ host: '127.0.0.1', servername: 'localhost', ca: pair.cert, ...options });
   const result = { reused: socket.isSessionReused(), protocol: socket.getProtocol() };
   await closed(socket);
@@ -115,7 +118,10 @@ describe('node:tls verification gating and eviction', () => {
     let sessionEvents = 0;
     const strict = tls.connect({ host: '127.0.0.1', port: nodePort, servername: 'localhost', ca: stranger.cert, maxVersion: 'TLSv1.2' });
     strict.on('session', () => sessionEvents++);
-    cache.observe(cache.keyFor({ host: '127.0.0.1', port: nodePort, servername: 'localhost', ca: stranger.cert, maxVersion: 'TLSv1.2' }), strict);
+    cache.observe(
+      cache.keyFor({ host: '127.0.0.1', port: nodePort, servername: 'localhost', ca: stranger.cert, maxVersion: 'TLSv1.2' }),
+      strict,
+    );
     const error = await new Promise<Error>((resolve) => strict.once('error', resolve));
     expect(error).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
     await closed(strict);
@@ -127,7 +133,9 @@ describe('node:tls verification gating and eviction', () => {
     expect(cache.stats().stores).toBe(1);
     expect((await nodeRoundTrip(cache, laxOptions)).reused).toBe(true);
     // the verifying configuration is a different key: never offered the unverified session
-    expect(cache.has(cache.keyFor({ host: '127.0.0.1', port: nodePort, servername: 'localhost', ca: stranger.cert, maxVersion: 'TLSv1.2' }))).toBe(false);
+    expect(
+      cache.has(cache.keyFor({ host: '127.0.0.1', port: nodePort, servername: 'localhost', ca: stranger.cert, maxVersion: 'TLSv1.2' })),
+    ).toBe(false);
     cache.dispose();
   });
 
@@ -205,7 +213,7 @@ describe('SessionCacheAgent (https)', () => {
     second.sessionCache.dispose();
   });
 
-  it('maps node\'s _getSession/_cacheSession/_evictSession helpers onto the cache', async () => {
+  it("maps node's _getSession/_cacheSession/_evictSession helpers onto the cache", async () => {
     const agent = new SessionCacheAgent({ keepAlive: false, maxVersion: 'TLSv1.2' });
     await get(agent);
     const name = agent.getName({ host: '127.0.0.1', port: httpsPort, servername: 'localhost', ca: pair.cert, maxVersion: 'TLSv1.2' });

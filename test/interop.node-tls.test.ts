@@ -233,4 +233,3 @@ describe('(b) our session resumes through tls.connect({ session })', () => {
     expect(resumed.reused).toBe(false);
   });
 });
-

@@ -19,7 +19,16 @@ describe('openssl-session matrix', () => {
   it('--help describes the options', async () => {
     const { code, out } = await capture(['--help']);
     expect(code).toBe(0);
-    for (const flag of ['--json', '--scenarios', '--scenario', '--tls', '--server-mode', '--client-mode', '--reconnects', '--no-remove-cb']) {
+    for (const flag of [
+      '--json',
+      '--scenarios',
+      '--scenario',
+      '--tls',
+      '--server-mode',
+      '--client-mode',
+      '--reconnects',
+      '--no-remove-cb',
+    ]) {
       expect(out).toContain(flag);
     }
     expect(out).toContain('timeout-flush');
@@ -30,7 +39,9 @@ describe('openssl-session matrix', () => {
     expect(code).toBe(0);
     const lines = out.split('\n');
     expect(lines[0]).toMatch(/OpenSSL 3\.\d+\.\d+, 4 cells, first connection \+ 3 reconnects each/);
-    expect(lines[2]).toMatch(/^TLS +tickets +server mode +ext +client mode +reuse +\| S new +rm +get +num +hit +miss +tmo +cbhit \| C new +rm +num +hit +miss$/);
+    expect(lines[2]).toMatch(
+      /^TLS +tickets +server mode +ext +client mode +reuse +\| S new +rm +get +num +hit +miss +tmo +cbhit \| C new +rm +num +hit +miss$/,
+    );
     const rows = lines.filter((l) => l.startsWith('1.2 '));
     expect(rows).toHaveLength(4);
     // tickets off, SERVER: one session cached, 3 hits (seed 000)

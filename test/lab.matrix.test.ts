@@ -223,7 +223,10 @@ function observed(cell: CellResult): Expected {
 const label = (c: CellResult): string =>
   `${c.version} tickets=${c.tickets ? 'on' : 'off'} server=${c.serverMode} ext=${c.externalStore ? 'on' : 'off'} client=${c.clientMode}`;
 
-function find(result: MatrixResult, q: Partial<Pick<CellResult, 'version' | 'tickets' | 'serverMode' | 'clientMode' | 'externalStore'>>): CellResult {
+function find(
+  result: MatrixResult,
+  q: Partial<Pick<CellResult, 'version' | 'tickets' | 'serverMode' | 'clientMode' | 'externalStore'>>,
+): CellResult {
   const cell = result.cells.find((c) => Object.entries(q).every(([k, v]) => c[k as keyof CellResult] === v));
   if (!cell) throw new Error(`no cell ${JSON.stringify(q)}`);
   return cell;
@@ -342,9 +345,23 @@ describe('every cell equals the prediction from the OpenSSL source', () => {
   });
 
   it('honours `reconnects`', () => {
-    const result = runMatrix({ versions: ['TLSv1.2'], tickets: [false], serverModes: [SERVER_MODES[1]!], clientModes: [CLIENT_MODES[0]!], externalStore: [false], reconnects: 0 });
+    const result = runMatrix({
+      versions: ['TLSv1.2'],
+      tickets: [false],
+      serverModes: [SERVER_MODES[1]!],
+      clientModes: [CLIENT_MODES[0]!],
+      externalStore: [false],
+      reconnects: 0,
+    });
     expect(result.cells.map((c) => c.pattern)).toEqual(['N']);
-    const longer = runCell({ serverMode: SERVER_MODES[1]!, clientMode: CLIENT_MODES[0]!, version: 'TLSv1.2', tickets: false, externalStore: false, reconnects: 6 });
+    const longer = runCell({
+      serverMode: SERVER_MODES[1]!,
+      clientMode: CLIENT_MODES[0]!,
+      version: 'TLSv1.2',
+      tickets: false,
+      externalStore: false,
+      reconnects: 6,
+    });
     expect(longer.pattern).toBe('N R R R R R R');
     expect(observed(longer)).toEqual(predict(modelInput(longer)));
   });
@@ -352,7 +369,13 @@ describe('every cell equals the prediction from the OpenSSL source', () => {
 
 describe('cells spelled out', () => {
   it('TLS 1.2, session ids, SERVER: seed 000 (NEW then REUSED), one cached session', () => {
-    const cell = find(matrix, { version: 'TLSv1.2', tickets: false, serverMode: 'SERVER', externalStore: false, clientMode: 'default(SERVER)' });
+    const cell = find(matrix, {
+      version: 'TLSv1.2',
+      tickets: false,
+      serverMode: 'SERVER',
+      externalStore: false,
+      clientMode: 'default(SERVER)',
+    });
     expect(cell.reused).toEqual([false, true, true, true]);
     expect(cell.server.callbacks).toEqual({ new: 1, remove: 0, get: 0 });
     expect(cell.server.stats).toMatchObject({ number: 1, hits: 3, misses: 0, timeouts: 0, cbHits: 0 });
@@ -361,7 +384,13 @@ describe('cells spelled out', () => {
   });
 
   it('TLS 1.2, session ids, SERVER|NO_INTERNAL_STORE + external store: every reconnect a miss then a callback hit', () => {
-    const cell = find(matrix, { version: 'TLSv1.2', tickets: false, serverMode: 'SERVER|NO_INTERNAL_STORE', externalStore: true, clientMode: 'CLIENT' });
+    const cell = find(matrix, {
+      version: 'TLSv1.2',
+      tickets: false,
+      serverMode: 'SERVER|NO_INTERNAL_STORE',
+      externalStore: true,
+      clientMode: 'CLIENT',
+    });
     expect(cell.pattern).toBe('N R R R');
     expect(cell.server.callbacks).toEqual({ new: 1, remove: 0, get: 3 });
     expect(cell.server.stats).toMatchObject({ number: 0, hits: 3, misses: 3, cbHits: 3 });
@@ -370,7 +399,13 @@ describe('cells spelled out', () => {
   });
 
   it('TLS 1.2, session ids, SERVER|NO_INTERNAL_LOOKUP without a store: nothing resumes, no miss is counted', () => {
-    const cell = find(matrix, { version: 'TLSv1.2', tickets: false, serverMode: 'SERVER|NO_INTERNAL_LOOKUP', externalStore: false, clientMode: 'CLIENT|NO_INTERNAL_STORE' });
+    const cell = find(matrix, {
+      version: 'TLSv1.2',
+      tickets: false,
+      serverMode: 'SERVER|NO_INTERNAL_LOOKUP',
+      externalStore: false,
+      clientMode: 'CLIENT|NO_INTERNAL_STORE',
+    });
     expect(cell.pattern).toBe('N N N N');
     expect(cell.server.callbacks).toEqual({ new: 4, remove: 0, get: 3 });
     expect(cell.server.stats).toMatchObject({ number: 4, hits: 0, misses: 0, cbHits: 0 });
@@ -397,7 +432,13 @@ describe('cells spelled out', () => {
   });
 
   it('TLS 1.3, stateful tickets, SERVER|NO_INTERNAL + external store: resumed through onGetSession', () => {
-    const cell = find(matrix, { version: 'TLSv1.3', tickets: false, serverMode: 'SERVER|NO_INTERNAL', externalStore: true, clientMode: 'default(SERVER)' });
+    const cell = find(matrix, {
+      version: 'TLSv1.3',
+      tickets: false,
+      serverMode: 'SERVER|NO_INTERNAL',
+      externalStore: true,
+      clientMode: 'default(SERVER)',
+    });
     expect(cell.pattern).toBe('N R R R');
     expect(cell.server.callbacks).toEqual({ new: 5, remove: 0, get: 3 });
     expect(cell.server.stats).toMatchObject({ number: 0, hits: 3, misses: 0, cbHits: 3 });
@@ -492,7 +533,13 @@ describe('properties over all cells', () => {
   it('NO_AUTO_CLEAR and UPDATE_TIME rows equal SERVER rows (they act only every 255 accepts / on SSL_CTX_add_session times)', () => {
     for (const mode of ['SERVER|NO_AUTO_CLEAR', 'SERVER|UPDATE_TIME']) {
       for (const cell of matrix.cells.filter((c) => c.serverMode === mode)) {
-        const twin = find(matrix, { version: cell.version, tickets: cell.tickets, serverMode: 'SERVER', externalStore: cell.externalStore, clientMode: cell.clientMode });
+        const twin = find(matrix, {
+          version: cell.version,
+          tickets: cell.tickets,
+          serverMode: 'SERVER',
+          externalStore: cell.externalStore,
+          clientMode: cell.clientMode,
+        });
         expect(observed(cell), label(cell)).toEqual(observed(twin));
       }
     }
@@ -500,7 +547,13 @@ describe('properties over all cells', () => {
 
   it('the external store only matters with stateful resumption and NO_INTERNAL_LOOKUP or NO_INTERNAL_STORE', () => {
     for (const cell of matrix.cells.filter((c) => c.externalStore)) {
-      const twin = find(matrix, { version: cell.version, tickets: cell.tickets, serverMode: cell.serverMode, externalStore: false, clientMode: cell.clientMode });
+      const twin = find(matrix, {
+        version: cell.version,
+        tickets: cell.tickets,
+        serverMode: cell.serverMode,
+        externalStore: false,
+        clientMode: cell.clientMode,
+      });
       const bypassed = (cell.server.modeValue & (SESS_CACHE.NO_INTERNAL_LOOKUP | SESS_CACHE.NO_INTERNAL_STORE)) !== 0;
       const matters = !cell.tickets && bypassed;
       if (matters) expect(cell.pattern, label(cell)).not.toBe(twin.pattern);

@@ -210,7 +210,15 @@ describe('runScenario()', () => {
   it('runs every scenario by name, each with a log', () => {
     const all = runScenarios();
     expect(all.map((s) => s.name)).toEqual(SCENARIO_NAMES);
-    expect(SCENARIO_NAMES).toEqual(['timeout-flush', 'cache-size', 'sid-ctx-mismatch', 'client-no-shutdown', 'close', 'update-time', 'auto-clear']);
+    expect(SCENARIO_NAMES).toEqual([
+      'timeout-flush',
+      'cache-size',
+      'sid-ctx-mismatch',
+      'client-no-shutdown',
+      'close',
+      'update-time',
+      'auto-clear',
+    ]);
     for (const s of all) expect(s.log.length).toBeGreaterThan(0);
     const text = formatScenarios(all);
     for (const name of SCENARIO_NAMES) expect(text).toContain(`${name}: `);

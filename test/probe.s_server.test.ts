@@ -94,7 +94,14 @@ describe.skipIf(!hasOpenssl)('probe against openssl s_server', () => {
     expect(rows.map((r) => r.offered)).toEqual([false, true, true, true, true]);
     expect(rows.every((r) => r.protocol === 'TLSv1.3' && r.ticket && r.ticketLength > 64 && r.lifetimeHint === 7200)).toBe(true);
     expect(rows.every((r) => typeof r.cipher === 'string' && r.handshakeMs > 0)).toBe(true);
-    expect(report!.summary).toMatchObject({ protocol: 'TLSv1.3', reconnects: 4, resumed: 4, supported: true, via: 'tickets', ticketKind: 'stateless' });
+    expect(report!.summary).toMatchObject({
+      protocol: 'TLSv1.3',
+      reconnects: 4,
+      resumed: 4,
+      supported: true,
+      via: 'tickets',
+      ticketKind: 'stateless',
+    });
   });
 
   it('TLS 1.3 with -no_ticket: OpenSSL still resumes, with stateful 32-byte tickets', async () => {
@@ -122,7 +129,9 @@ describe.skipIf(!hasOpenssl)('probe against openssl s_server', () => {
     expect(rows).toHaveLength(3);
     expect(rows[0]).toMatch(/^\s+1 {2}full {5}TLSv1\.2 .* no .* ms$/);
     expect(rows[1]).toMatch(/^\s+2 {2}resumed {2}TLSv1\.2 .* no .* ms$/);
-    expect(lines.at(-1)).toBe('summary: resumption supported via session ids only (the server issues no tickets): 2/2 reconnects resumed (TLSv1.2)');
+    expect(lines.at(-1)).toBe(
+      'summary: resumption supported via session ids only (the server issues no tickets): 2/2 reconnects resumed (TLSv1.2)',
+    );
   });
 
   it("verifies with node's root CAs by default (a self-signed server fails); --no-verify connects", async () => {

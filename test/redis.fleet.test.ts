@@ -41,9 +41,18 @@ describeRedis('a fleet of 3 server processes sharing Redis', () => {
     for (const { mode, rows, servers } of results) {
       expect(rows.map((r) => (r.resumed ? 'R' : 'N')).join(''), mode).toBe('NRRRRR');
       for (const row of rows.slice(1)) expect(row.greeting, mode).toMatch(/resumed=yes/);
-      expect(rows.every((r) => r.protocol === (mode.startsWith('tls13') ? 'TLSv1.3' : 'TLSv1.2')), mode).toBe(true);
-      expect(servers.map((s) => s.failed), mode).toEqual([0, 0, 0]);
-      expect(servers.reduce((n, s) => n + s.resumed, 0), mode).toBe(5);
+      expect(
+        rows.every((r) => r.protocol === (mode.startsWith('tls13') ? 'TLSv1.3' : 'TLSv1.2')),
+        mode,
+      ).toBe(true);
+      expect(
+        servers.map((s) => s.failed),
+        mode,
+      ).toEqual([0, 0, 0]);
+      expect(
+        servers.reduce((n, s) => n + s.resumed, 0),
+        mode,
+      ).toBe(5);
     }
   });
 
@@ -51,16 +60,40 @@ describeRedis('a fleet of 3 server processes sharing Redis', () => {
     for (const { mode, servers } of results) {
       const sum = (pick: (s: (typeof servers)[number]) => number) => servers.reduce((n, s) => n + pick(s), 0);
       if (mode === 'tls12-ids' || mode === 'tls13-stateful') {
-        expect(sum((s) => s.cache.hits), mode).toBe(5); // each resumption fetched from Redis, after a pause
-        expect(sum((s) => s.tickets.encrypted), mode).toBe(0);
-        expect(sum((s) => s.cache.storeErrors + s.cache.timeouts), mode).toBe(0);
+        expect(
+          sum((s) => s.cache.hits),
+          mode,
+        ).toBe(5); // each resumption fetched from Redis, after a pause
+        expect(
+          sum((s) => s.tickets.encrypted),
+          mode,
+        ).toBe(0);
+        expect(
+          sum((s) => s.cache.storeErrors + s.cache.timeouts),
+          mode,
+        ).toBe(0);
         // TLS 1.2: one session for the fleet; TLS 1.3: 2 tickets, then 1 per resumption.
-        expect(sum((s) => s.cache.stored), mode).toBe(mode === 'tls12-ids' ? 1 : 7);
+        expect(
+          sum((s) => s.cache.stored),
+          mode,
+        ).toBe(mode === 'tls12-ids' ? 1 : 7);
       } else {
-        expect(sum((s) => s.cache.hits), mode).toBe(0);
-        expect(sum((s) => s.cache.stored), mode).toBe(0);
-        expect(sum((s) => s.tickets.decrypted), mode).toBe(5); // decrypted by keys the issuer shared
-        expect(sum((s) => s.tickets.rejected), mode).toBe(0);
+        expect(
+          sum((s) => s.cache.hits),
+          mode,
+        ).toBe(0);
+        expect(
+          sum((s) => s.cache.stored),
+          mode,
+        ).toBe(0);
+        expect(
+          sum((s) => s.tickets.decrypted),
+          mode,
+        ).toBe(5); // decrypted by keys the issuer shared
+        expect(
+          sum((s) => s.tickets.rejected),
+          mode,
+        ).toBe(0);
       }
     }
   });

@@ -92,7 +92,12 @@ describeRedis('Redis outage', () => {
     const store = new RedisStore({ url: redis.url, namespace: 'slow' });
     await store.ready();
     const cache = new ServerSessionCache({ context: server, store });
-    const client = new SslContext('client', { ca: pair.cert, verify: true, maxVersion: 'TLSv1.2', sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE });
+    const client = new SslContext('client', {
+      ca: pair.cert,
+      verify: true,
+      maxVersion: 'TLSv1.2',
+      sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE,
+    });
     try {
       const first = await connectInMemory(client, server);
       await cache.flush();

@@ -114,7 +114,12 @@ describeRedis('RedisStore (single redis-server)', () => {
   });
 
   it('client caches on two machines share sessions through Redis', async () => {
-    const context = new SslContext('server', { cert: pair.cert, key: pair.key, maxVersion: 'TLSv1.2', sessionIdContext: 'redis-client-cache' });
+    const context = new SslContext('server', {
+      cert: pair.cert,
+      key: pair.key,
+      maxVersion: 'TLSv1.2',
+      sessionIdContext: 'redis-client-cache',
+    });
     context.setTicketKeys(new TicketKeys());
     const server: TlsServer = createServer({ context }, (socket) => {
       socket.on('error', () => {});
@@ -122,8 +127,7 @@ describeRedis('RedisStore (single redis-server)', () => {
     });
     const { port } = await server.listen();
     try {
-      const machine = () =>
-        new SslSessionCache({ store: store({ namespace: 'ns-clients', encryptionKey: KEY }), storeTimeout: 500 });
+      const machine = () => new SslSessionCache({ store: store({ namespace: 'ns-clients', encryptionKey: KEY }), storeTimeout: 500 });
       const [a, b] = [machine(), machine()];
       await Promise.all([(a.store as RedisStore).ready(), (b.store as RedisStore).ready()]);
       const options = { host: '127.0.0.1', port, servername: 'localhost' as const, checkHost: 'localhost' };
@@ -158,13 +162,21 @@ describeRedis('RedisStore over Redis Cluster (3 masters)', () => {
     await cluster?.stop();
   });
 
-  it('keys spread over the nodes; three servers resume each other\'s sessions through the cluster', async () => {
-    const servers = [0, 1, 2].map(() => new SslContext('server', { cert: pair.cert, key: pair.key, maxVersion: 'TLSv1.3', options: OP.NO_TICKET }));
-    const stores = servers.map(() => new RedisStore({ cluster: { rootNodes: cluster.rootNodes }, namespace: 'cluster-fleet', encryptionKey: KEY }));
+  it("keys spread over the nodes; three servers resume each other's sessions through the cluster", async () => {
+    const servers = [0, 1, 2].map(
+      () => new SslContext('server', { cert: pair.cert, key: pair.key, maxVersion: 'TLSv1.3', options: OP.NO_TICKET }),
+    );
+    const stores = servers.map(
+      () => new RedisStore({ cluster: { rootNodes: cluster.rootNodes }, namespace: 'cluster-fleet', encryptionKey: KEY }),
+    );
     try {
       await Promise.all(stores.map((s) => s.ready()));
       const caches = servers.map((context, i) => new ServerSessionCache({ context, store: stores[i]!, timeout: 500 }));
-      const client = new SslContext('client', { ca: pair.cert, verify: true, sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE });
+      const client = new SslContext('client', {
+        ca: pair.cert,
+        verify: true,
+        sessionCacheMode: SESS_CACHE.CLIENT | SESS_CACHE.NO_INTERNAL_STORE,
+      });
       let offer: SslSession | null = null;
       const reused: boolean[] = [];
       for (let i = 0; i < 9; i++) {

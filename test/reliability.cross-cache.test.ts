@@ -33,9 +33,15 @@ interface Audit {
 }
 
 it('shared get-session store + addSession across two server contexts, TLS 1.2 and 1.3: caches stay consistent, freeing returns', () => {
-  const run = spawnSync(process.execPath, ['--expose-gc', join(packageRoot, 'test', 'children', 'cross-cache.cjs')], { encoding: 'utf8', timeout: 15_000 });
+  const run = spawnSync(process.execPath, ['--expose-gc', join(packageRoot, 'test', 'children', 'cross-cache.cjs')], {
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
   expect({ status: run.status, signal: run.signal, stderr: run.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
-  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as Record<string, { counts: Record<string, number>; numbers: { A: number; B: number }; A: Audit; B: Audit }> & {
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as Record<
+    string,
+    { counts: Record<string, number>; numbers: { A: number; B: number }; A: Audit; B: Audit }
+  > & {
     tls13RemoveCb: Record<string, unknown>;
     gcRounds: number;
   };

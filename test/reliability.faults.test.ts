@@ -145,7 +145,9 @@ describe('peers that go away', () => {
       socket.on('error', () => {});
       socket.connection.write(Buffer.alloc(3000, 0x62));
       const record = socket.connection.takeOutput()!;
-      (socket.socket as net.Socket).write(record.subarray(0, 1000), () => setTimeout(() => (socket.socket as net.Socket).resetAndDestroy(), 20));
+      (socket.socket as net.Socket).write(record.subarray(0, 1000), () =>
+        setTimeout(() => (socket.socket as net.Socket).resetAndDestroy(), 20),
+      );
     });
     const { port } = await server.listen();
     using ctx = clientContext();
@@ -217,7 +219,9 @@ describe('slow peers', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     using ctx = clientContext();
     const port = (silent.address() as net.AddressInfo).port;
-    await expect(connect({ host: '127.0.0.1', port, context: ctx, handshakeTimeout: 200 })).rejects.toMatchObject({ code: 'ERR_TLS_HANDSHAKE_TIMEOUT' });
+    await expect(connect({ host: '127.0.0.1', port, context: ctx, handshakeTimeout: 200 })).rejects.toMatchObject({
+      code: 'ERR_TLS_HANDSHAKE_TIMEOUT',
+    });
     await new Promise((r) => silent.close(r));
   });
 });
@@ -246,7 +250,9 @@ describe('load', () => {
     lag.disable();
     const maxLagMs = lag.max / 1e6;
     const failed = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
-    console.log(`1000 concurrent TLS 1.3 connections: ${seconds.toFixed(2)} s, max event-loop lag ${maxLagMs.toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms`);
+    console.log(
+      `1000 concurrent TLS 1.3 connections: ${seconds.toFixed(2)} s, max event-loop lag ${maxLagMs.toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms`,
+    );
     expect(failed).toEqual([]);
     expect(results.every((r) => r.status === 'fulfilled' && r.value)).toBe(true);
     expect(h.server.context.stats().acceptGood).toBe(N);
@@ -283,34 +289,44 @@ describe('session stores that fail', () => {
     return store;
   };
 
-  it.each(['throw', 'reject', 'hang', 'garbage'] as const)('a store that %ss: every connection succeeds, memory still resumes, errors are reported, nothing escapes', async (how) => {
-    const h = await echoServer();
-    const store = failing(how);
-    const cache = new SslSessionCache({ store, storeTimeout: 100 });
-    const storeErrors: { message: string; code?: string; operation: string }[] = [];
-    cache.on('storeError', (error: Error & { code?: string }, operation) => storeErrors.push({ message: error.message, code: error.code, operation }));
-    const context = cache.createContext({ ca: pair.cert });
-    const reused: boolean[] = [];
-    for (let i = 0; i < 3; i++) {
-      const c = await cache.connect({ host: '127.0.0.1', port: h.port, context, servername: 'localhost' });
-      reused.push(c.isSessionReused());
-      c.write('x');
-      await new Promise((r) => c.once('data', r));
-      c.end();
-      await new Promise((r) => c.once('close', r));
-      c.free();
-    }
-    await cache.flush();
-    await new Promise((r) => setTimeout(r, 150)); // hung writes time out
-    expect(reused).toEqual([false, true, true]); // the memory tier carried on
-    expect(store.calls).toBeGreaterThan(0);
-    expect(storeErrors.length).toBeGreaterThan(0);
-    expect(cache.stats().storeErrors).toBe(storeErrors.length);
-    const expected = { throw: /store (get|set) threw/, reject: /store (get|set) rejected/, hang: /did not finish within 100 ms/, garbage: /./ }[how];
-    expect(storeErrors.every((e) => expected.test(e.message))).toBe(true);
-    if (how === 'hang') expect(storeErrors.every((e) => e.code === 'ERR_SESSION_STORE_TIMEOUT')).toBe(true);
-    cache.dispose();
-    context.close();
-    await stop(h);
-  });
+  it.each(['throw', 'reject', 'hang', 'garbage'] as const)(
+    'a store that %ss: every connection succeeds, memory still resumes, errors are reported, nothing escapes',
+    async (how) => {
+      const h = await echoServer();
+      const store = failing(how);
+      const cache = new SslSessionCache({ store, storeTimeout: 100 });
+      const storeErrors: { message: string; code?: string; operation: string }[] = [];
+      cache.on('storeError', (error: Error & { code?: string }, operation) =>
+        storeErrors.push({ message: error.message, code: error.code, operation }),
+      );
+      const context = cache.createContext({ ca: pair.cert });
+      const reused: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await cache.connect({ host: '127.0.0.1', port: h.port, context, servername: 'localhost' });
+        reused.push(c.isSessionReused());
+        c.write('x');
+        await new Promise((r) => c.once('data', r));
+        c.end();
+        await new Promise((r) => c.once('close', r));
+        c.free();
+      }
+      await cache.flush();
+      await new Promise((r) => setTimeout(r, 150)); // hung writes time out
+      expect(reused).toEqual([false, true, true]); // the memory tier carried on
+      expect(store.calls).toBeGreaterThan(0);
+      expect(storeErrors.length).toBeGreaterThan(0);
+      expect(cache.stats().storeErrors).toBe(storeErrors.length);
+      const expected = {
+        throw: /store (get|set) threw/,
+        reject: /store (get|set) rejected/,
+        hang: /did not finish within 100 ms/,
+        garbage: /./,
+      }[how];
+      expect(storeErrors.every((e) => expected.test(e.message))).toBe(true);
+      if (how === 'hang') expect(storeErrors.every((e) => e.code === 'ERR_SESSION_STORE_TIMEOUT')).toBe(true);
+      cache.dispose();
+      context.close();
+      await stop(h);
+    },
+  );
 });

@@ -253,7 +253,9 @@ describe(`${WARNING_CODES.noShutdown}: a connection freed after its handshake wi
   });
 
   it('is emitted when such connections are garbage-collected (client and server), not when they were shut down (child process)', () => {
-    const run = runGcChild<{ dropped: string[]; clean: string[]; freed: string[]; disabled: string[]; collected: boolean }>('guard-rails-gc.ts');
+    const run = runGcChild<{ dropped: string[]; clean: string[]; freed: string[]; disabled: string[]; collected: boolean }>(
+      'guard-rails-gc.ts',
+    );
     const report = run.report;
     if (report === undefined) throw new Error(`no report (status ${run.status}, signal ${run.signal})\n${run.stdout}\n${run.stderr}`);
     expect(run.status).toBe(0);

@@ -54,7 +54,14 @@ describe('callbacks', () => {
   });
 
   it('onRemoveSession throwing: flushSessions() and close() finish their work, then rethrow', () => {
-    expect(r.removeThrows).toEqual({ first: 3, afterFlush: 0, removed: 4, flushError: 'Error:remove', closeError: 'Error:remove', closed: true });
+    expect(r.removeThrows).toEqual({
+      first: 3,
+      afterFlush: 0,
+      removed: 4,
+      flushError: 'Error:remove',
+      closeError: 'Error:remove',
+      closed: true,
+    });
   });
 
   it('onGetSession throwing: the step rethrows it; a full handshake follows', () => {
@@ -92,6 +99,13 @@ describe('callbacks', () => {
   });
 
   it('an SslSessionCache disposed from inside its own evict event, in the middle of set(): no throw, then inert', () => {
-    expect(r.cacheDisposeInEvict).toEqual({ sets: [null, null, null], evictions: 1, disposed: true, getAfter: true, setAfter: false, stats: 0 });
+    expect(r.cacheDisposeInEvict).toEqual({
+      sets: [null, null, null],
+      evictions: 1,
+      disposed: true,
+      getAfter: true,
+      setAfter: false,
+      stats: 0,
+    });
   });
 });

@@ -25,7 +25,9 @@ describe('the public lib in 4 workers at once', () => {
   it('each worker has its own contexts, callbacks, error class and caches', async () => {
     const workers = [0, 1, 2, 3].map((id) => new Worker(join(children, 'worker-lib.mjs'), { workerData: { id } }));
     try {
-      const first = await Promise.all(workers.map((w) => next<{ id: number; reused: number; newSessions: number; hits: number; errorClass: string; der: Uint8Array }>(w)));
+      const first = await Promise.all(
+        workers.map((w) => next<{ id: number; reused: number; newSessions: number; hits: number; errorClass: string; der: Uint8Array }>(w)),
+      );
       for (const [id, r] of first.entries()) {
         expect({ id: r.id, reused: r.reused, newSessions: r.newSessions, hits: r.hits, errorClass: r.errorClass }).toEqual({
           id,

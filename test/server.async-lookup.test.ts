@@ -141,7 +141,13 @@ describe('resumption through the store', () => {
       // server it carries the TLS 1.3 client's random legacy session id, which OpenSSL looks up
       // like a real one (get_session_cb): one pause, one miss.
       expect(pattern).toEqual([tls13 ? 'N0' : 'N1', 'R1', 'R1', 'R1', 'R1', 'R1']);
-      const totals = caches.map((c) => c.stats()).reduce((a, s) => ({ hits: a.hits + s.hits, misses: a.misses + s.misses, lookups: a.lookups + s.lookups }), { hits: 0, misses: 0, lookups: 0 });
+      const totals = caches
+        .map((c) => c.stats())
+        .reduce((a, s) => ({ hits: a.hits + s.hits, misses: a.misses + s.misses, lookups: a.lookups + s.lookups }), {
+          hits: 0,
+          misses: 0,
+          lookups: 0,
+        });
       expect(totals).toEqual(tls13 ? { hits: 5, misses: 0, lookups: 5 } : { hits: 5, misses: 1, lookups: 6 });
       // OpenSSL counted each as a callback hit (SSL_CTX_sess_cb_hits), never an internal one.
       expect(servers.reduce((n, s) => n + s.stats().cbHits, 0)).toBe(5);
@@ -387,11 +393,13 @@ describe('session id context', () => {
     const named = new ServerSessionCache({ context: serverContext(pairA), store: new MemoryStore(), sessionIdContext: 'imap-fleet' });
     open.push(named);
     expect(named.sessionIdContext.toString()).toBe('imap-fleet');
-    expect(() => new ServerSessionCache({ context: serverContext(pairA), store: new MemoryStore(), sessionIdContext: Buffer.alloc(33) })).toThrow(RangeError);
+    expect(
+      () => new ServerSessionCache({ context: serverContext(pairA), store: new MemoryStore(), sessionIdContext: Buffer.alloc(33) }),
+    ).toThrow(RangeError);
     expect(() => new ServerSessionCache({ context: clientContext(), store: new MemoryStore() })).toThrow(TypeError);
   });
 
-  it('two server contexts with different certificates never resume each other\'s sessions, even through one store', async () => {
+  it("two server contexts with different certificates never resume each other's sessions, even through one store", async () => {
     for (const tls13 of [false, true]) {
       const store = new MemoryStore();
       const a = serverContext(pairA, { tls13 });

@@ -138,7 +138,7 @@ describe('rotation with an injected clock', () => {
     expect(keys.stats()).toMatchObject({ rejected: 1, keys: 0 });
   });
 
-  it('setTicketKeys(null) goes back to OpenSSL\'s own keys', async () => {
+  it("setTicketKeys(null) goes back to OpenSSL's own keys", async () => {
     const keys = track(new TicketKeys());
     const s = server(keys, 'TLSv1.2');
     const c = client('TLSv1.2');
@@ -237,7 +237,8 @@ describe('keys shared by a fleet', () => {
     let down = true;
     const flaky = {
       get: async (key: string) => (down ? Promise.reject(new Error('store down')) : inner.get(key)),
-      set: async (key: string, value: Buffer, expiresAt: number) => (down ? Promise.reject(new Error('store down')) : inner.set(key, value, expiresAt)),
+      set: async (key: string, value: Buffer, expiresAt: number) =>
+        down ? Promise.reject(new Error('store down')) : inner.set(key, value, expiresAt),
       delete: async (key: string) => inner.delete(key),
     };
     const errors: string[] = [];

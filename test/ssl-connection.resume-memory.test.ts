@@ -151,7 +151,11 @@ describe.each(caps)('TLS 1.2, capped on the $cap side', ({ cap, helloId }) => {
       expect(r.protocol).toBe(VERSION.TLS1_2);
       expect(r.ticket).not.toBeNull();
       // The client names a ticket session after the ticket's SHA-256.
-      expect(r.id).toEqual(createHash('sha256').update(r.ticket ?? Buffer.alloc(0)).digest());
+      expect(r.id).toEqual(
+        createHash('sha256')
+          .update(r.ticket ?? Buffer.alloc(0))
+          .digest(),
+      );
     }
     // A server that sends a ticket gives the session no id, so it has nothing to cache.
     expect(rounds[0]?.serverId.length).toBe(0);
@@ -223,7 +227,11 @@ describe('TLS 1.3', () => {
     for (const r of rounds) {
       expect(r.protocol).toBe(VERSION.TLS1_3);
       expect(r.ticket).not.toBeNull();
-      expect(r.id).toEqual(createHash('sha256').update(r.ticket ?? Buffer.alloc(0)).digest());
+      expect(r.id).toEqual(
+        createHash('sha256')
+          .update(r.ticket ?? Buffer.alloc(0))
+          .digest(),
+      );
       // A TLS 1.3-capable client always sends a 32-byte legacy session id.
       expect(r.helloSessionIdLength).toBe(32);
       // Not resumption by id: the server generated its own id for the ticket it sent.
@@ -369,7 +377,11 @@ describe('how a connection ends decides whether its session stays resumable', ()
 
   const serverEnds = [
     { name: 'frees without close_notify', end: (_s: SslConnection) => undefined, kept: false },
-    { name: 'calls setShutdown(SENT | RECEIVED), as the seed server does', end: (s: SslConnection) => s.setShutdown(SHUTDOWN.SENT | SHUTDOWN.RECEIVED), kept: true },
+    {
+      name: 'calls setShutdown(SENT | RECEIVED), as the seed server does',
+      end: (s: SslConnection) => s.setShutdown(SHUTDOWN.SENT | SHUTDOWN.RECEIVED),
+      kept: true,
+    },
     { name: 'sends its own close_notify', end: (s: SslConnection) => void s.shutdown(), kept: true },
   ];
 

@@ -317,7 +317,20 @@ describe('stats()', () => {
   it('returns every SSL_CTX_sess_* counter', () => {
     using server = tls12Server();
     using client = tls12Client();
-    const keys = ['number', 'connect', 'connectGood', 'connectRenegotiate', 'accept', 'acceptGood', 'acceptRenegotiate', 'hits', 'cbHits', 'misses', 'timeouts', 'cacheFull'];
+    const keys = [
+      'number',
+      'connect',
+      'connectGood',
+      'connectRenegotiate',
+      'accept',
+      'acceptGood',
+      'acceptRenegotiate',
+      'hits',
+      'cbHits',
+      'misses',
+      'timeouts',
+      'cacheFull',
+    ];
     expect(Object.keys(server.stats()).sort()).toEqual([...keys].sort());
     const first = connect(client, server);
     connect(client, server, { session: first.session });

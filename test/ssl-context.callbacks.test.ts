@@ -112,7 +112,6 @@ describe('onNewSession', () => {
     c.free();
     s.free();
   });
-
 });
 
 describe('onNewSession and a connection session listener', () => {
@@ -422,4 +421,3 @@ describe('use after close', () => {
     s.free();
   });
 });
-

@@ -79,7 +79,13 @@ describe('close()', () => {
 
 describe('garbage collection (child process, --expose-gc)', () => {
   it('a context that is only collected frees its cache without calling JS, without crashing', () => {
-    const { result } = runChild<{ number: number; collected: boolean; removeCalls: number; before: { live: number }; end: { created: number; freed: number; live: number } }>(`
+    const { result } = runChild<{
+      number: number;
+      collected: boolean;
+      removeCalls: number;
+      before: { live: number };
+      end: { created: number; freed: number; live: number };
+    }>(`
       let removeCalls = 0, collected = false, number, before;
       const reg = new FinalizationRegistry(() => { collected = true; });
       (() => {

@@ -101,7 +101,12 @@ describe('SslSession handles', () => {
     // Handing a disposed session to anything else is the same error.
     const conn = new SslConnection(clientContext());
     const ctx = serverContext();
-    for (const use of [() => other.isSame(session), () => conn.setSession(session), () => ctx.addSession(session), () => ctx.removeSession(session)]) {
+    for (const use of [
+      () => other.isSame(session),
+      () => conn.setSession(session),
+      () => ctx.addSession(session),
+      () => ctx.removeSession(session),
+    ]) {
       expect(codeOf(use)).toEqual({ type: 'TypeError', code: 'ERR_SESSION_DISPOSED' });
     }
     expect(inspect(session)).toBe('SslSession <disposed>');
@@ -428,7 +433,7 @@ describe('garbage collection (node --expose-gc children)', () => {
     expect(r.stats).toMatchObject({ accept: 12, acceptGood: 12, hits: 1, number: 1 });
   });
 
-  it('a session outlives the contexts and connections that made it (context GC\'d first), and still resumes elsewhere', () => {
+  it("a session outlives the contexts and connections that made it (context GC'd first), and still resumes elsewhere", () => {
     const result = runChild<Collected & { fields: Record<string, unknown>; added: boolean; reused: boolean; hits: number }>(
       'gc-lifetimes.cjs',
       'sessionOutlivesContext',
@@ -505,7 +510,11 @@ describe('garbage collection (node --expose-gc children)', () => {
 
   it('20k sessions from fromDER, dropped undisposed (x5), do not grow RSS: finalizers free them', () => {
     const bound = 30 * 1024 * 1024;
-    const result = runChild<{ batch: number; rounds: number; heldBatchBytes: number; growthBytes: number }>('session-memory.cjs', '20000', '5');
+    const result = runChild<{ batch: number; rounds: number; heldBatchBytes: number; growthBytes: number }>(
+      'session-memory.cjs',
+      '20000',
+      '5',
+    );
     expectClean(result);
     const { batch, rounds, heldBatchBytes, growthBytes } = result.json;
     expect([batch, rounds]).toEqual([20000, 5]);

@@ -141,7 +141,11 @@ describe.each(variants)('$name', ({ server: serverOptions, version, ticket, serv
       expect(restored.toDER().equals(der)).toBe(true);
       // A view at an offset into a larger buffer, and a plain Uint8Array, parse the same.
       const padded = Buffer.concat([Buffer.alloc(13, 0xa5), der, Buffer.alloc(5, 0x5a)]);
-      expect(SslSession.fromDER(padded.subarray(13, 13 + der.length)).toDER().equals(der)).toBe(true);
+      expect(
+        SslSession.fromDER(padded.subarray(13, 13 + der.length))
+          .toDER()
+          .equals(der),
+      ).toBe(true);
       expect(SslSession.fromDER(new Uint8Array(der)).toDER().equals(der)).toBe(true);
       restored.dispose();
     }
@@ -242,7 +246,10 @@ describe.each(variants)('$name', ({ server: serverOptions, version, ticket, serv
   });
 
   it('describe() reports the same fields as the getters', () => {
-    const { session, serverSession } = handshake(serverContext({ ...serverOptions, alpnProtocols: ['h2'] }), clientContext({ alpnProtocols: ['h2'] }));
+    const { session, serverSession } = handshake(
+      serverContext({ ...serverOptions, alpnProtocols: ['h2'] }),
+      clientContext({ alpnProtocols: ['h2'] }),
+    );
     for (const s of [session, serverSession]) {
       const info = s.describe();
       expect(info).toEqual({
@@ -353,7 +360,9 @@ describe('get0Hostname', () => {
     writeFileSync(key, pair.key, { mode: 0o600 });
     // -cert2/-key2: the context s_server switches to when the name matches (the same pair).
     const args = ['s_server', '-accept', '127.0.0.1:0', '-cert', cert, '-key', key, '-cert2', cert, '-key2', key];
-    const server = spawn('openssl', [...args, '-servername', 'localhost', '-naccept', '1', `-${version}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const server = spawn('openssl', [...args, '-servername', 'localhost', '-naccept', '1', `-${version}`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const conn = new SslConnection(clientContext());
     let socket: net.Socket | undefined;
     try {

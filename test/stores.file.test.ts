@@ -65,7 +65,8 @@ describe('FileStore', () => {
     const file = join(dir, 'nested', 'deeper', 'sessions.json');
     const store = new FileStore(file);
     const writes = [];
-    for (let i = 0; i < 20; i++) writes.push(store.set(`mail${i}.example:993|sni=x|cfg=0`, Buffer.from(`secret-${i}`), Date.now() + 60_000));
+    for (let i = 0; i < 20; i++)
+      writes.push(store.set(`mail${i}.example:993|sni=x|cfg=0`, Buffer.from(`secret-${i}`), Date.now() + 60_000));
     await Promise.all(writes); // coalesced into a few writes
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'nested')).mode & 0o777).toBe(0o700);
@@ -175,10 +176,14 @@ for (const store of [new FileStore(plainFile), new EncryptedStore(new FileStore(
 console.log(JSON.stringify(out));
 `,
     );
-    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', script, String(port), plainFile, encFile, key.toString('hex'), caFile], {
-      cwd: packageRoot,
-      timeout: 10_000,
-    });
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', script, String(port), plainFile, encFile, key.toString('hex'), caFile],
+      {
+        cwd: packageRoot,
+        timeout: 10_000,
+      },
+    );
     const child = JSON.parse(stdout.trim().split('\n').pop()!) as Array<{ reused: boolean; stats: { stores: number }; pid: number }>;
     expect(child.map((r) => r.reused)).toEqual([false, false]);
     expect(child[0]!.pid).not.toBe(process.pid);

@@ -96,7 +96,12 @@ async function startRawServer(onConnection: (socket: net.Socket) => void): Promi
   return (server.address() as net.AddressInfo).port;
 }
 
-function connectTo(port: number, context: SslContext, session: SslSession | null = null, extra: Partial<Parameters<typeof connect>[0]> = {}) {
+function connectTo(
+  port: number,
+  context: SslContext,
+  session: SslSession | null = null,
+  extra: Partial<Parameters<typeof connect>[0]> = {},
+) {
   return connect({ host: HOST, port, servername: 'localhost', context, session, ...extra }).then((client) => {
     cleanups.push(() => {
       client.destroy();
@@ -159,7 +164,10 @@ async function endClient(client: TlsSocket): Promise<void> {
  * Seed 000's client: five connections, each offering the session SSL_get1_session took from
  * the previous one (which is then freed). Returns what SSL_session_reused said each time.
  */
-async function seedLoop(port: number, context: SslContext): Promise<{ results: string[]; sessions: Array<ReturnType<SslSession['describe']>> }> {
+async function seedLoop(
+  port: number,
+  context: SslContext,
+): Promise<{ results: string[]; sessions: Array<ReturnType<SslSession['describe']>> }> {
   const results: string[] = [];
   const sessions: Array<ReturnType<SslSession['describe']>> = [];
   let session: SslSession | null = null;
@@ -350,7 +358,7 @@ describe('data both ways', () => {
     await endClient(client);
   });
 
-  it('resumed TLS 1.2: the client\'s Finished and its first write share a segment; so do the reply and close_notify', async () => {
+  it("resumed TLS 1.2: the client's Finished and its first write share a segment; so do the reply and close_notify", async () => {
     const context = track(serverContext({ maxVersion: 'TLSv1.2' }));
     const serverChunks: number[][][] = []; // per accepted connection
     const server = createServer({ context }, (socket) => {
@@ -419,7 +427,10 @@ describe('data both ways', () => {
     const second = await roundTrip(session);
     expect(second.isSessionReused()).toBe(true);
     // Resumed: [ServerHello, ChangeCipherSpec, Finished], then [reply, close_notify].
-    expect(writes[1]).toEqual([[22, 20, 22], [23, 21]]);
+    expect(writes[1]).toEqual([
+      [22, 20, 22],
+      [23, 21],
+    ]);
     session?.dispose();
   });
 
@@ -728,7 +739,7 @@ describe('the event loop', () => {
     expect(maxLag).toBeLessThan(250);
   });
 
-  it("sends the first bytes after the handshake without waiting for a delayed ACK (TCP_NODELAY)", async () => {
+  it('sends the first bytes after the handshake without waiting for a delayed ACK (TCP_NODELAY)', async () => {
     // With Nagle on, the server's greeting (a small write after its unacknowledged last
     // handshake flight) waits ~40 ms for the client's delayed ACK on every connection.
     const { port } = await startServer();

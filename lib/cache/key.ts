@@ -118,10 +118,13 @@ export function certificateSetDigest(input: CertificateInput): string {
   const memo = digestMemo.get(memoKey);
   if (memo) return memo;
   const list = Array.isArray(input) ? (input as ReadonlyArray<string | Uint8Array>) : [input as string | Uint8Array];
-  const digests = setDigest(list.flatMap((item, i) => {
-    if (typeof item !== 'string' && !(item instanceof Uint8Array)) throw invalidArgType(`ca[${i}]`, 'a PEM string, a Buffer or a Uint8Array', item);
-    return certificateDigests(item);
-  }));
+  const digests = setDigest(
+    list.flatMap((item, i) => {
+      if (typeof item !== 'string' && !(item instanceof Uint8Array))
+        throw invalidArgType(`ca[${i}]`, 'a PEM string, a Buffer or a Uint8Array', item);
+      return certificateDigests(item);
+    }),
+  );
   digestMemo.set(memoKey, digests);
   return digests;
 }
@@ -135,7 +138,14 @@ function version(value: ProtocolVersion | null | undefined, name: string): numbe
 
 /** The canonical (JSON) form of trust options; what the digest is taken over. */
 export function canonicalTrust(options: TrustOptions): Record<string, unknown> {
-  const verify = options.verify === undefined || options.verify === null ? null : typeof options.verify === 'boolean' ? (options.verify ? 1 : 0) : options.verify;
+  const verify =
+    options.verify === undefined || options.verify === null
+      ? null
+      : typeof options.verify === 'boolean'
+        ? options.verify
+          ? 1
+          : 0
+        : options.verify;
   return {
     verify,
     checkHost: verify === 0 || options.checkHost === false ? null : (options.checkHost ?? null),

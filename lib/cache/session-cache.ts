@@ -71,7 +71,6 @@ export interface Taken<V> {
 const DAY = 86_400;
 const SWEEP_INTERVAL_MS = 60_000;
 
-
 /**
  * A client session cache. Values put in with set() belong to the cache. get()/getSync()
  * return the cached value itself: a TLS 1.2 session stays cached and is shared (use it, do
@@ -108,7 +107,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     super();
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     const a = options.adapter;
-    if (a === null || typeof a !== 'object' || typeof a.describe !== 'function') throw invalidArgType('options.adapter', 'a SessionAdapter', a);
+    if (a === null || typeof a !== 'object' || typeof a.describe !== 'function')
+      throw invalidArgType('options.adapter', 'a SessionAdapter', a);
     this.adapter = a;
     this.#watching = typeof a.watch === 'function';
     const emitter = this as EventEmitter;
@@ -121,7 +121,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     this.maxPeers = validateInteger(options.maxPeers ?? 256, 'options.maxPeers');
     this.ticketsPerPeer = validateInteger(options.ticketsPerPeer ?? 4, 'options.ticketsPerPeer', 1, 1000);
     const store = options.store ?? null;
-    if (store !== null && (typeof store !== 'object' || typeof store.get !== 'function')) throw invalidArgType('options.store', 'a SessionStore', store);
+    if (store !== null && (typeof store !== 'object' || typeof store.get !== 'function'))
+      throw invalidArgType('options.store', 'a SessionStore', store);
     this.store = store;
     this.storeTimeout = validateInteger(options.storeTimeout ?? 1000, 'options.storeTimeout');
     this.#tier = store === null ? null : new StoreTier(store, this.storeTimeout, (error, operation) => this.#storeError(error, operation));
@@ -228,7 +229,11 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       return undefined;
     }
     try {
-      await this.#tier.read(key, () => this.#peers.has(key) || this.#disposed, (records) => this.#load(key, records));
+      await this.#tier.read(
+        key,
+        () => this.#peers.has(key) || this.#disposed,
+        (records) => this.#load(key, records),
+      );
     } catch (error) {
       this.#storeError(error, 'get');
     }
@@ -239,7 +244,6 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     }
     return { value, owned: this.#lastTakeOwned };
   }
-
 
   /**
    * Takes ownership of `value` and caches it under `key`. Returns false (and releases the
@@ -267,7 +271,8 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
     if (existing) {
       this.#expirePeer(key, existing, now);
       let der: Buffer | undefined;
-      const same = (e: Entry<V>) => (e.value !== undefined ? this.adapter.same(e.value, value) : e.der!.equals((der ??= this.adapter.toDER(value))));
+      const same = (e: Entry<V>) =>
+        e.value !== undefined ? this.adapter.same(e.value, value) : e.der!.equals((der ??= this.adapter.toDER(value)));
       if (existing.some(same)) return this.#refuse(value);
     }
     const entries = this.#peers.pool(key) ?? [];
@@ -356,7 +361,6 @@ export class SessionCache<V extends object, K = SessionKeyOptions> extends Event
       if (!this.#disposed) this.dropValue(value, 'unusable');
     });
   }
-
 
   /** Drops every expired session now. Returns how many. */
   sweep(): number {

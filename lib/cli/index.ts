@@ -4,7 +4,7 @@
  * `run(argv: string[]): Promise<number>` (the exit code).
  */
 const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
-  demo: { summary: "reproduce the classic client session-reuse example (NEW, then REUSED x4)", load: () => import('./demo.js') },
+  demo: { summary: 'reproduce the classic client session-reuse example (NEW, then REUSED x4)', load: () => import('./demo.js') },
   probe: { summary: 'connect N times to host:port through the session cache and report resumption', load: () => import('./probe.js') },
   matrix: { summary: 'the cache-mode lab: every server x client cache mode, in memory', load: () => import('./matrix.js') },
 };

@@ -85,7 +85,8 @@ function parse(argv: string[]): Parsed {
   let scenarios: ScenarioName[] | null = null;
   if (values.scenario !== undefined && values.scenario.length > 0) {
     scenarios = values.scenario.map((name) => {
-      if (!(SCENARIO_NAMES as string[]).includes(name)) throw new Error(`--scenario wants one of ${SCENARIO_NAMES.join(', ')}; got "${name}"`);
+      if (!(SCENARIO_NAMES as string[]).includes(name))
+        throw new Error(`--scenario wants one of ${SCENARIO_NAMES.join(', ')}; got "${name}"`);
       return name as ScenarioName;
     });
   } else if (values.scenarios) {

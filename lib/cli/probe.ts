@@ -103,7 +103,8 @@ function parse(argv: string[]): ProbeOptions | string {
   const port = Number(match[3]);
   if (port < 1 || port > 65535) throw new Error(`port out of range: ${port}`);
   const count = Number(values.count);
-  if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error(`--count wants an integer from 1 to 1000, got "${values.count}"`);
+  if (!Number.isInteger(count) || count < 1 || count > 1000)
+    throw new Error(`--count wants an integer from 1 to 1000, got "${values.count}"`);
   const wait = Number(values.wait);
   if (!Number.isInteger(wait) || wait < 0) throw new Error(`--wait wants milliseconds, got "${values.wait}"`);
   if (values['tls1.2'] && values['tls1.3']) throw new Error('--tls1.2 and --tls1.3 exclude each other');
@@ -216,11 +217,12 @@ function summarize(rows: ProbeConnection[], idCheck: ProbeReport['idCheck']): Pr
           : via === 'tickets'
             ? 'via tickets only (session ids are not resumed)'
             : '';
-  const text = rows.length === 0
-    ? 'no connection succeeded'
-    : supported
-    ? `resumption supported ${how}: ${resumed}/${reconnects} reconnects resumed (${protocol}${hint ? `, ticket lifetime hint ${hint} s` : ''})`
-    : `resumption not supported: ${resumed}/${reconnects} reconnects resumed (${protocol ?? 'no protocol'}${tickets.length === 0 ? ', no tickets issued' : ''})`;
+  const text =
+    rows.length === 0
+      ? 'no connection succeeded'
+      : supported
+        ? `resumption supported ${how}: ${resumed}/${reconnects} reconnects resumed (${protocol}${hint ? `, ticket lifetime hint ${hint} s` : ''})`
+        : `resumption not supported: ${resumed}/${reconnects} reconnects resumed (${protocol ?? 'no protocol'}${tickets.length === 0 ? ', no tickets issued' : ''})`;
   return { protocol, reconnects, resumed, supported, via, ticketKind, text };
 }
 
@@ -239,15 +241,21 @@ export async function run(argv: string[]): Promise<number> {
   const target = `${net.isIP(o.host) === 6 ? `[${o.host}]` : o.host}:${o.port}`;
   const cache = new SslSessionCache();
   const base: SslContextOptions = {
-    ...(o.version === 'TLSv1.2' ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } : o.version === 'TLSv1.3' ? { minVersion: 'TLSv1.3' } : {}),
+    ...(o.version === 'TLSv1.2'
+      ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }
+      : o.version === 'TLSv1.3'
+        ? { minVersion: 'TLSv1.3' }
+        : {}),
     ...(o.verify ? (o.ca !== null ? { ca: o.ca } : {}) : { verify: false }),
   };
   const contexts: SslContext[] = [];
   const context = cache.createContext(base);
   contexts.push(context);
   if (!o.json) {
-    console.log(`# probe ${target}${o.servername ? ` (SNI ${o.servername})` : ''}: ${o.count} connections through the session cache, ` +
-      `${o.verify ? (o.ca ? 'verifying with --ca' : "verifying with node's root CAs") : 'not verifying'}, OpenSSL ${openSSLVersion()}`);
+    console.log(
+      `# probe ${target}${o.servername ? ` (SNI ${o.servername})` : ''}: ${o.count} connections through the session cache, ` +
+        `${o.verify ? (o.ca ? 'verifying with --ca' : "verifying with node's root CAs") : 'not verifying'}, OpenSSL ${openSSLVersion()}`,
+    );
     console.log('  #  result   protocol  cipher                          ticket                    handshake');
   }
   const rows: ProbeConnection[] = [];
@@ -273,7 +281,15 @@ export async function run(argv: string[]): Promise<number> {
     for (const c of contexts) c.close();
   }
   const summary = summarize(rows, idCheck);
-  const report: ProbeReport = { target, servername: o.servername || null, verify: o.verify, openssl: openSSLVersion(), connections: rows, idCheck, summary };
+  const report: ProbeReport = {
+    target,
+    servername: o.servername || null,
+    verify: o.verify,
+    openssl: openSSLVersion(),
+    connections: rows,
+    idCheck,
+    summary,
+  };
   if (o.json) console.log(JSON.stringify(failure ? { ...report, error: failure.message } : report, null, 2));
   else {
     if (failure) console.log(`# connection ${rows.length + 1} failed: ${failure.message}`);

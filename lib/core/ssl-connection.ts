@@ -114,7 +114,8 @@ export class SslConnection extends binding.SslConnection {
   #step(step: (this: SslConnection) => number): number {
     try {
       const status = step.call(this);
-      if (status === 0 && guard.warningsOn && this.#guard === undefined) this.#guard = guard.handshakeDone(this, this.#context, this.#server);
+      if (status === 0 && guard.warningsOn && this.#guard === undefined)
+        this.#guard = guard.handshakeDone(this, this.#context, this.#server);
       return status;
     } catch (error) {
       throw this.#withVerifyError(error);
@@ -193,4 +194,3 @@ export class SslConnection extends binding.SslConnection {
     return error;
   }
 }
-

@@ -4,15 +4,7 @@
  * wrap SSL_CTX_sess_set_{new,remove,get}_cb.
  */
 import { MAX_SID_CTX_LENGTH, type ProtocolVersion, VERIFY, versionNumber } from '../constants.js';
-import {
-  invalidArgType,
-  outOfRange,
-  toBytes,
-  toPem,
-  validateFunctionOrNull,
-  validateInteger,
-  validateString,
-} from '../errors.js';
+import { invalidArgType, outOfRange, toBytes, toPem, validateFunctionOrNull, validateInteger, validateString } from '../errors.js';
 import * as guard from '../guard-rails.js';
 import { binding, type NativeSslConnection, type NativeSslSession, type SessionCacheStats } from '../native.js';
 import type { TicketKeys } from '../server/ticket-keys.js';
@@ -223,11 +215,7 @@ export class SslContext extends binding.SslContext {
     if (o.ca !== undefined) this.addCaCertificates(o.ca);
     if (o.verify !== undefined) {
       const mode =
-        typeof o.verify === 'number'
-          ? o.verify
-          : o.verify
-            ? VERIFY.PEER | (this.isServer ? VERIFY.FAIL_IF_NO_PEER_CERT : 0)
-            : VERIFY.NONE;
+        typeof o.verify === 'number' ? o.verify : o.verify ? VERIFY.PEER | (this.isServer ? VERIFY.FAIL_IF_NO_PEER_CERT : 0) : VERIFY.NONE;
       this.setVerify(mode);
     }
     if (o.verifyDepth !== undefined) this.setVerifyDepth(o.verifyDepth);
@@ -535,10 +523,8 @@ export class SslContext extends binding.SslContext {
     super.close();
   }
 
-
   /** Closes unless already closed (never throws). */
   [Symbol.dispose](): void {
     if (!this.closed) this.close();
   }
 }
-

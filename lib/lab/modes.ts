@@ -65,7 +65,16 @@ export function modeName(bits: number): string {
   if (bits === SESS_CACHE.OFF) return 'OFF';
   const names: string[] = [];
   let rest = bits;
-  const order: FlagName[] = ['BOTH', 'CLIENT', 'SERVER', 'NO_INTERNAL', 'NO_INTERNAL_LOOKUP', 'NO_INTERNAL_STORE', 'NO_AUTO_CLEAR', 'UPDATE_TIME'];
+  const order: FlagName[] = [
+    'BOTH',
+    'CLIENT',
+    'SERVER',
+    'NO_INTERNAL',
+    'NO_INTERNAL_LOOKUP',
+    'NO_INTERNAL_STORE',
+    'NO_AUTO_CLEAR',
+    'UPDATE_TIME',
+  ];
   for (const name of order) {
     const value = SESS_CACHE[name];
     if (value !== 0 && (rest & value) === value) {

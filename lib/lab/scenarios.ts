@@ -33,7 +33,10 @@ const now = (): number => Math.floor(Date.now() / 1000);
 const yn = (b: boolean): string => (b ? 'yes' : 'no');
 
 /** A TLS 1.2 session-id server (NO_TICKET) whose new sessions are kept by id, with counting callbacks. */
-function idServer(mode: number, extra: { sessionIdContext?: string } = {}): {
+function idServer(
+  mode: number,
+  extra: { sessionIdContext?: string } = {},
+): {
   ctx: SslContext;
   counter: Counter;
   kept: ExternalStore;
@@ -124,7 +127,9 @@ export function timeoutThenFlush(): TimeoutFlushResult {
     const flushed = server.counter.removed.slice(removedBefore);
     stats = server.ctx.stats();
     const flush = { numberBefore, numberAfter: stats.number, removeCallbacks: flushed.length, removedS3: flushed.includes(ids[2] ?? '') };
-    log.push(`flushSessions(now): ${flushed.length} remove callback(s) (S3: ${yn(flush.removedS3)}), number ${numberBefore} -> ${stats.number}`);
+    log.push(
+      `flushSessions(now): ${flushed.length} remove callback(s) (S3: ${yn(flush.removedS3)}), number ${numberBefore} -> ${stats.number}`,
+    );
 
     const b = connectOnce(client, server.ctx, offers[2] ?? null);
     b.session?.dispose();
@@ -260,7 +265,9 @@ export function sidCtxMismatch(): SidCtxResult {
   let session: SslSession | null = null;
   try {
     session = connectOnce(client, issuer).session;
-    log.push(`server A (sid_ctx 'app-a') issued session ${session === null ? '-' : sessionKey(session).slice(0, 16)}...; the store keeps its DER`);
+    log.push(
+      `server A (sid_ctx 'app-a') issued session ${session === null ? '-' : sessionKey(session).slice(0, 16)}...; the store keeps its DER`,
+    );
     const run = (sidCtx: string): SidCtxServerResult => {
       const ctx = labServer({ version: 'TLSv1.2', mode: SESS_CACHE.SERVER, tickets: false, sessionIdContext: sidCtx });
       const counter = countCallbacks(ctx, { lookup: (id) => store.get(id) });
@@ -534,7 +541,9 @@ export function autoClear(connections = 260): AutoClearResult {
       }
       const numberAfter = server.ctx.stats().number;
       variants.push({ mode: name, connections, flushedAtConnection, numberAfter });
-      log.push(`${name}: ${connections} connections; expired session flushed during connection ${flushedAtConnection ?? 'never'}, number ${numberAfter}`);
+      log.push(
+        `${name}: ${connections} connections; expired session flushed during connection ${flushedAtConnection ?? 'never'}, number ${numberAfter}`,
+      );
     } finally {
       release(server.counter, server.ctx, server.kept, client, valid);
     }

@@ -94,7 +94,8 @@ export class ServerSessionCache extends EventEmitter {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     const { context, store } = options;
     if (!(context instanceof SslContext) || !context.isServer) throw invalidArgType('options.context', "a 'server' SslContext", context);
-    if (store === null || typeof store !== 'object' || typeof store.get !== 'function') throw invalidArgType('options.store', 'a SessionStore', store);
+    if (store === null || typeof store !== 'object' || typeof store.get !== 'function')
+      throw invalidArgType('options.store', 'a SessionStore', store);
     this.context = context;
     this.store = store;
     this.timeout = validateInteger(options.timeout ?? 50, 'options.timeout', 1);
@@ -308,7 +309,12 @@ export class ServerSessionCache extends EventEmitter {
       request,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(Object.assign(new Error(`session store ${operation} did not finish within ${limit} ms`), { code: 'ERR_SESSION_STORE_TIMEOUT' })),
+          () =>
+            reject(
+              Object.assign(new Error(`session store ${operation} did not finish within ${limit} ms`), {
+                code: 'ERR_SESSION_STORE_TIMEOUT',
+              }),
+            ),
           limit,
         );
         timer.unref();

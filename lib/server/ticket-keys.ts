@@ -241,7 +241,8 @@ export class TicketKeys extends NativeTicketKeysClass {
    * `checkInterval`. Resolves once keys are loaded.
    */
   static async fromStore(store: SessionStore, options: SharedTicketKeysOptions & { name?: string } = {}): Promise<TicketKeys> {
-    if (store === null || typeof store !== 'object' || typeof store.get !== 'function') throw invalidArgType('store', 'a SessionStore', store);
+    if (store === null || typeof store !== 'object' || typeof store.get !== 'function')
+      throw invalidArgType('store', 'a SessionStore', store);
     const name = validateString(options.name ?? 'openssl-session:ticket-keys', 'options.name');
     return TicketKeys.#shared(storeSource(store, name), options);
   }
@@ -257,7 +258,8 @@ export class TicketKeys extends NativeTicketKeysClass {
   static async #shared(source: KeySource, options: SharedTicketKeysOptions): Promise<TicketKeys> {
     const keys = new TicketKeys(options, SHARED);
     const checkInterval = validateInteger(options.checkInterval ?? Math.min(keys.interval / 4, 5 * 60_000), 'options.checkInterval');
-    if (options.onError !== undefined && typeof options.onError !== 'function') throw invalidArgType('options.onError', 'a function', options.onError);
+    if (options.onError !== undefined && typeof options.onError !== 'function')
+      throw invalidArgType('options.onError', 'a function', options.onError);
     keys.#source = source;
     keys.#checkInterval = checkInterval;
     keys.#onError = options.onError;

@@ -29,7 +29,8 @@ export class EncryptedStore implements SessionStore {
    * @param key 32 secret bytes (e.g. `crypto.randomBytes(32)` kept in a secret manager)
    */
   constructor(inner: SessionStore, key: Uint8Array) {
-    if (inner === null || typeof inner !== 'object' || typeof inner.get !== 'function') throw invalidArgType('inner', 'a SessionStore', inner);
+    if (inner === null || typeof inner !== 'object' || typeof inner.get !== 'function')
+      throw invalidArgType('inner', 'a SessionStore', inner);
     if (!(key instanceof Uint8Array)) throw invalidArgType('key', 'a Buffer or Uint8Array of 32 bytes', key);
     if (key.length !== 32) throw outOfRange('key', '32 bytes long (AES-256)', `${key.length} bytes`);
     this.inner = inner;

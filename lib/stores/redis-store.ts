@@ -112,7 +112,18 @@ export class RedisStore implements SessionStore {
   readonly #encryptedNx: EncryptedStore | undefined;
   readonly #nxResults = new Map<string, boolean>();
   readonly #nxQueue = new Map<string, Promise<void>>();
-  readonly #counters = { gets: 0, hits: 0, misses: 0, sets: 0, deletes: 0, unavailable: 0, timeouts: 0, errors: 0, connectionErrors: 0, reconnects: 0 };
+  readonly #counters = {
+    gets: 0,
+    hits: 0,
+    misses: 0,
+    sets: 0,
+    deletes: 0,
+    unavailable: 0,
+    timeouts: 0,
+    errors: 0,
+    connectionErrors: 0,
+    reconnects: 0,
+  };
   readonly #connecting: Promise<void>;
   #everReady = false;
   #reconnecting = 0;
@@ -128,8 +139,10 @@ export class RedisStore implements SessionStore {
     const max = validateInteger(options.reconnectDelay?.max ?? 2000, 'options.reconnectDelay.max', min);
     const connectTimeout = validateInteger(options.connectTimeout ?? 1000, 'options.connectTimeout', 1);
     if (options.encryptionKey !== undefined) {
-      if (!(options.encryptionKey instanceof Uint8Array)) throw invalidArgType('options.encryptionKey', 'a Buffer or Uint8Array of 32 bytes', options.encryptionKey);
-      if (options.encryptionKey.length !== 32) throw outOfRange('options.encryptionKey', '32 bytes long', `${options.encryptionKey.length} bytes`);
+      if (!(options.encryptionKey instanceof Uint8Array))
+        throw invalidArgType('options.encryptionKey', 'a Buffer or Uint8Array of 32 bytes', options.encryptionKey);
+      if (options.encryptionKey.length !== 32)
+        throw outOfRange('options.encryptionKey', '32 bytes long', `${options.encryptionKey.length} bytes`);
     }
     if (options.cluster !== undefined && (options.url !== undefined || options.client !== undefined)) {
       throw invalidArgType('options', 'either `cluster` or `url`/`client`, not both', options);
@@ -228,10 +241,13 @@ export class RedisStore implements SessionStore {
         this.#counters.connectionErrors++;
         if (this.#closed) return;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            this.#wakeConnect = undefined;
-            resolve();
-          }, Math.min(max, min * 2 ** Math.min(attempt, 16)));
+          const timer = setTimeout(
+            () => {
+              this.#wakeConnect = undefined;
+              resolve();
+            },
+            Math.min(max, min * 2 ** Math.min(attempt, 16)),
+          );
           timer.unref();
           this.#wakeConnect = () => {
             clearTimeout(timer);
@@ -358,7 +374,8 @@ export class RedisStore implements SessionStore {
       return result as T;
     } catch (error) {
       if ((error as { code?: string })?.code === 'ERR_SESSION_STORE_TIMEOUT') throw error;
-      if (error instanceof loadRedis().TimeoutError) this.#counters.timeouts++; // stuck unsent in the queue
+      if (error instanceof loadRedis().TimeoutError)
+        this.#counters.timeouts++; // stuck unsent in the queue
       else this.#counters.errors++;
       throw error;
     } finally {

@@ -82,8 +82,10 @@ export function defaultClientContext(): SslContext {
 /** Opens a TCP connection and performs the TLS handshake; resolves once it is done. */
 export async function connect(options: ConnectOptions): Promise<TlsClient> {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
-  if (options.prepare !== undefined && typeof options.prepare !== 'function') throw invalidArgType('options.prepare', 'a function', options.prepare);
-  if (options.onSession !== undefined && typeof options.onSession !== 'function') throw invalidArgType('options.onSession', 'a function', options.onSession);
+  if (options.prepare !== undefined && typeof options.prepare !== 'function')
+    throw invalidArgType('options.prepare', 'a function', options.prepare);
+  if (options.onSession !== undefined && typeof options.onSession !== 'function')
+    throw invalidArgType('options.onSession', 'a function', options.onSession);
   const host = options.host ?? 'localhost';
   const context = options.context ?? defaultClientContext();
   if (!(context instanceof SslContext)) throw invalidArgType('options.context', 'an SslContext', context);
@@ -123,9 +125,10 @@ export async function connect(options: ConnectOptions): Promise<TlsClient> {
   if (cache !== undefined && cacheKey !== undefined) cache.observe(cacheKey, client);
   const secure = client.waitSecure();
   if (options.socket !== undefined || (socket as net.Socket).readyState === 'open') client.startHandshake();
-  else socket.once('connect', () => {
-    if (!client.destroyed) client.startHandshake();
-  });
+  else
+    socket.once('connect', () => {
+      if (!client.destroyed) client.startHandshake();
+    });
   // An error in the same step as the end of the handshake is emitted on the next tick, before
   // the caller's `await connect()` continues and can listen for it: keep a listener until then
   // (the error stays readable as `client.errored`, and 'close' follows).

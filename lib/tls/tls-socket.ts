@@ -191,11 +191,7 @@ export class TlsSocket extends DuplexStream {
   }
 
   #hangUpError(cause?: unknown): TlsError {
-    return tlsError(
-      'ECONNRESET',
-      'TLS handshake failed: the peer closed the connection before the handshake finished',
-      cause,
-    );
+    return tlsError('ECONNRESET', 'TLS handshake failed: the peer closed the connection before the handshake finished', cause);
   }
 
   #onData(chunk: Buffer): void {

@@ -89,7 +89,14 @@ async function orders() {
     if (!ok && problems.length < 20) problems.push(what);
   };
 
-  type World = Partial<{ sctx: SslContext; cctx: SslContext; client: SslConnection; server: SslConnection; session: SslSession; cache: SslSessionCache }>;
+  type World = Partial<{
+    sctx: SslContext;
+    cctx: SslContext;
+    client: SslConnection;
+    server: SslConnection;
+    session: SslSession;
+    cache: SslSessionCache;
+  }>;
   const key = 'peer:443|sni=-|cfg=x';
   let gcMs = 0;
   let gcCalls = 0;
@@ -124,7 +131,12 @@ async function orders() {
       check(w.cache.set(key, w.session.upRef()), `${label}: cached`);
       // WeakRefs are cleared by the GC itself (no finalizer task to wait for): they show the
       // objects dropped in a GC step really went while the scenario ran.
-      const refs = { session: [new WeakRef(w.session)], connections: [new WeakRef(w.client), new WeakRef(w.server)], contexts: [new WeakRef(w.sctx), new WeakRef(w.cctx)], cache: [new WeakRef(w.cache)] };
+      const refs = {
+        session: [new WeakRef(w.session)],
+        connections: [new WeakRef(w.client), new WeakRef(w.server)],
+        contexts: [new WeakRef(w.sctx), new WeakRef(w.cctx)],
+        cache: [new WeakRef(w.cache)],
+      };
       worlds.push({ w, mask, label, refs, dropped: [] });
     }
     await tick(); // a new job: the WeakRefs above no longer keep their targets alive
@@ -166,7 +178,8 @@ async function orders() {
       const done = new Set(order.slice(0, step + 1));
       for (const { w, label } of worlds) {
         if (!done.has('session')) check(w.session!.toDER().length > 0, `${label}: session after ${part}`);
-        if (!done.has('connections')) check(transfer(w.client!, w.server!, Buffer.from('ping')).toString() === 'ping', `${label}: connection after ${part}`);
+        if (!done.has('connections'))
+          check(transfer(w.client!, w.server!, Buffer.from('ping')).toString() === 'ping', `${label}: connection after ${part}`);
         if (!done.has('contexts')) check(w.sctx!.stats().acceptGood === 1, `${label}: context after ${part}`);
         if (!done.has('cache')) {
           const got = w.cache!.getSync(key);
@@ -187,7 +200,20 @@ async function orders() {
   }
   const after = SslContext.debugSessionCounts();
   const ms = Math.round(performance.now() - started);
-  return { scenarios, checks, problems, registered, collected, sessionsCreated: after.created - before.created, sessionsLeft: after.live - before.live, droppedForGc, collectedInScenario, ms, gcCalls, gcMs: Math.round(gcMs) };
+  return {
+    scenarios,
+    checks,
+    problems,
+    registered,
+    collected,
+    sessionsCreated: after.created - before.created,
+    sessionsLeft: after.live - before.live,
+    droppedForGc,
+    collectedInScenario,
+    ms,
+    gcCalls,
+    gcMs: Math.round(gcMs),
+  };
 }
 
 // ----- callbacks --------------------------------------------------------------------------
@@ -292,7 +318,12 @@ async function callbacks() {
     shutdownInMemory(client, server);
     const resumed = connectPair(cctx, sctx, kept.at(-1));
     const flushed = thrown(() => sctx.flushSessions(0));
-    r.disposeGiven = { kept: kept.length, allUsable: kept.every((s) => !s.disposed && s.toDER().length > 0), resumed: resumed.client.sessionReused(), flushed };
+    r.disposeGiven = {
+      kept: kept.length,
+      allUsable: kept.every((s) => !s.disposed && s.toDER().length > 0),
+      resumed: resumed.client.sessionReused(),
+      flushed,
+    };
     for (const x of [client, server, resumed.client, resumed.server]) x.free();
     for (const s of kept) s.dispose();
     sctx.close();

@@ -19,7 +19,13 @@ import {
 
 const { id } = workerData as { id: number };
 const pair = createSelfSigned({ commonName: 'localhost' });
-const server = new SslContext('server', { cert: pair.cert, key: pair.key, sessionIdContext: `worker-${id}`, maxVersion: 'TLSv1.2', options: OP.NO_TICKET });
+const server = new SslContext('server', {
+  cert: pair.cert,
+  key: pair.key,
+  sessionIdContext: `worker-${id}`,
+  maxVersion: 'TLSv1.2',
+  options: OP.NO_TICKET,
+});
 const client = new SslContext('client', { ca: pair.cert, verify: true });
 let newSessions = 0;
 let removed = 0;

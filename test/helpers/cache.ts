@@ -64,7 +64,11 @@ export function inMemorySessions(options: {
 }
 
 /** Our TLS server on 127.0.0.1: each connection gets `greeting`, then close_notify (null: nothing, it stays open). */
-export async function startServer(options: SslContextOptions = {}, greeting: string | null = 'hello\n', keyPair: KeyPair = pair): Promise<TlsServer> {
+export async function startServer(
+  options: SslContextOptions = {},
+  greeting: string | null = 'hello\n',
+  keyPair: KeyPair = pair,
+): Promise<TlsServer> {
   const context = new SslContext('server', { cert: keyPair.cert, key: keyPair.key, sessionIdContext: 'cache-tests', ...options });
   const server = createServer({ context }, (socket) => {
     socket.on('error', () => {});
@@ -104,9 +108,13 @@ export interface HookedConnectOptions {
  * key = keyFor(); offer(key, connection) before the handshake; observe(key, socket) before
  * startHandshake(). Resolves once secure, with whether a session was offered.
  */
-export async function hookedConnect(cache: SslSessionCache, options: HookedConnectOptions): Promise<{ tls: TlsSocket; offered: boolean; key: string }> {
+export async function hookedConnect(
+  cache: SslSessionCache,
+  options: HookedConnectOptions,
+): Promise<{ tls: TlsSocket; offered: boolean; key: string }> {
   const host = options.host ?? '127.0.0.1';
-  const key = options.key ?? cache.keyFor({ host, port: options.port, context: options.context, servername: options.servername ?? 'localhost' });
+  const key =
+    options.key ?? cache.keyFor({ host, port: options.port, context: options.context, servername: options.servername ?? 'localhost' });
   const connection = new SslConnection(options.context);
   const servername = options.servername ?? 'localhost';
   if (servername !== false) connection.setTlsextHostName(servername);
@@ -127,7 +135,10 @@ export async function hookedConnect(cache: SslSessionCache, options: HookedConne
 }
 
 /** hookedConnect, read to the end, close; returns whether the session was reused. */
-export async function roundTrip(cache: SslSessionCache, options: HookedConnectOptions): Promise<{ reused: boolean; offered: boolean; protocol: string | null; key: string }> {
+export async function roundTrip(
+  cache: SslSessionCache,
+  options: HookedConnectOptions,
+): Promise<{ reused: boolean; offered: boolean; protocol: string | null; key: string }> {
   const { tls, offered, key } = await hookedConnect(cache, options);
   const reused = tls.isSessionReused();
   const protocol = tls.getProtocol();

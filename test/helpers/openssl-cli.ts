@@ -129,7 +129,10 @@ export async function startSServer(cli: string, options: SServerOptions): Promis
   child.stdin.on('error', () => {}); // EPIPE once it exits
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`s_server did not print ACCEPT within ${options.startTimeout ?? 10_000} ms:\n${out}`)), options.startTimeout ?? 10_000);
+    const timer = setTimeout(
+      () => fail(new Error(`s_server did not print ACCEPT within ${options.startTimeout ?? 10_000} ms:\n${out}`)),
+      options.startTimeout ?? 10_000,
+    );
     const onData = () => {
       const m = /^ACCEPT 127\.0\.0\.1:(\d+)\s*$/m.exec(out);
       if (m && Number(m[1]) > 0) done(Number(m[1]));
@@ -250,7 +253,10 @@ export async function runSClient(cli: string, options: SClientOptions): Promise<
   child.stdin.end(options.input ?? HTTP_GET);
   const timeout = options.timeout ?? 10_000;
   const exited = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`s_client did not finish in ${timeout} ms: ${args.join(' ')}\n${stdout}\n${stderr}`)), timeout);
+    const timer = setTimeout(
+      () => reject(new Error(`s_client did not finish in ${timeout} ms: ${args.join(' ')}\n${stdout}\n${stderr}`)),
+      timeout,
+    );
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);

@@ -3,15 +3,7 @@
  * ClientHello (SSL_ERROR.WANT_CLIENT_HELLO_CB), as a TLS driver must.
  */
 import { clientHelloPending } from '../../lib/core/ssl-context.js';
-import {
-  drain,
-  pipe,
-  shutdownInMemory,
-  SSL_ERROR,
-  SslConnection,
-  type SslContext,
-  type SslSession,
-} from '../../lib/index.js';
+import { drain, pipe, shutdownInMemory, SSL_ERROR, SslConnection, type SslContext, type SslSession } from '../../lib/index.js';
 
 export interface AsyncHandshakeResult {
   /** Times the server's handshake paused for its client hello callback. */

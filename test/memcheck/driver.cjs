@@ -301,7 +301,13 @@ function serialization() {
     ['certificate PEM', () => b.SslSession.fromPEM(ec.cert)],
     ['truncated PEM', () => b.SslSession.fromPEM(pem.slice(0, pem.length >> 1))],
     ['corrupt base64', () => b.SslSession.fromPEM(pem.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!!!!!!!!!!!!!!!!!'))],
-    ['PEM of garbage', () => b.SslSession.fromPEM(`-----BEGIN SSL SESSION PARAMETERS-----\n${Buffer.from('garbage bytes here').toString('base64')}\n-----END SSL SESSION PARAMETERS-----\n`)],
+    [
+      'PEM of garbage',
+      () =>
+        b.SslSession.fromPEM(
+          `-----BEGIN SSL SESSION PARAMETERS-----\n${Buffer.from('garbage bytes here').toString('base64')}\n-----END SSL SESSION PARAMETERS-----\n`,
+        ),
+    ],
   ];
   for (const [label, fn] of garbage) throws(fn, /ERR_|not a|PEM|DER|asn1|ASN1/i, label);
   // Corrupted bytes in the middle may or may not parse: whatever comes out is freed.
@@ -363,8 +369,10 @@ function disposalOrders() {
         else if (name === 'client' || name === 'server') it.free();
         else it.close();
         // What is still open keeps working: a closed context does not free a live SSL.
-        if (things.session && !things.session.disposed) check(things.session.getProtocolVersion() === version, `${name} released: session intact`);
-        if (name !== 'client' && !things.client.freed) check(typeof things.client.getVersion() === 'string', `${name} released: connection intact`);
+        if (things.session && !things.session.disposed)
+          check(things.session.getProtocolVersion() === version, `${name} released: session intact`);
+        if (name !== 'client' && !things.client.freed)
+          check(typeof things.client.getVersion() === 'string', `${name} released: connection intact`);
       }
     }
   }
@@ -414,7 +422,7 @@ function callbacks() {
     let session = null;
     for (let round = 0; round < 4; round++) {
       const [c, s] = connectPair(cctx, sctx, session);
-      check(c.sessionReused() === (round > 0), `${version}: round ${round} reuse through get_cb`);
+      check(c.sessionReused() === round > 0, `${version}: round ${round} reuse through get_cb`);
       if (session) session.dispose();
       session = c.get1Session();
       shutdownBoth(c, s);
@@ -490,7 +498,8 @@ function callbacks() {
     let kept = null;
     sctx.sessSetRemoveCb((session) => {
       removed.push(session);
-      if (removed.length === 1) kept = session; // kept alive by JS past the callback
+      if (removed.length === 1)
+        kept = session; // kept alive by JS past the callback
       else if (removed.length % 2) session.dispose(); // the rest: half disposed, half to GC
     });
     const sessions = [];
@@ -539,7 +548,7 @@ function callbacks() {
       if (session) c.setSession(session);
       handshake(c, s);
       exchange(c, s);
-      check(c.sessionReused() === (round > 0), `client callbacks ${version}: round ${round}`);
+      check(c.sessionReused() === round > 0, `client callbacks ${version}: round ${round}`);
       // Without close_notify, SSL_free marks a client session not resumable (ssl_clear_bad_session).
       shutdownBoth(c, s);
       session = fromCtx[fromCtx.length - 1];
@@ -554,8 +563,14 @@ function callbacks() {
     }
     // TLS 1.2 resumptions make no new session; TLS 1.3 ones bring a new ticket.
     const expected = version === VERSION.TLS1_3 ? 3 : 1;
-    check(fromCtx.length >= expected && fromConn.length === fromCtx.length, `client new_cb and listener both fired (${fromCtx.length}/${fromConn.length})`);
-    check(fromCtx.every((s, i) => fromConn[i].disposed || s.isSame(fromConn[i])), 'both callbacks see the same SSL_SESSION');
+    check(
+      fromCtx.length >= expected && fromConn.length === fromCtx.length,
+      `client new_cb and listener both fired (${fromCtx.length}/${fromConn.length})`,
+    );
+    check(
+      fromCtx.every((s, i) => fromConn[i].disposed || s.isSame(fromConn[i])),
+      'both callbacks see the same SSL_SESSION',
+    );
     for (const s of fromCtx) s.dispose();
     for (const s of fromConn) if (!s.disposed) s.dispose();
     cctx.sessSetNewCb(null);
@@ -611,7 +626,10 @@ function serverSide() {
       while (handedOut.length) handedOut.pop().dispose();
     }
     check(JSON.stringify(reused) === '[false,true,true,true]', `${version}: resumed through the paused lookup (${reused})`);
-    check([...calls.values()].every((n) => n === 2), 'each ClientHello: RETRY, then SUCCESS');
+    check(
+      [...calls.values()].every((n) => n === 2),
+      'each ClientHello: RETRY, then SUCCESS',
+    );
     // 3 resumptions, each ClientHello seen twice (RETRY, then SUCCESS), one identity each.
     check(version === VERSION.TLS1_2 || identities === 6, `TLS 1.3 PSK identities read (${identities})`);
     // A throwing client hello callback: the handshake fails with its error, nothing leaks.
@@ -752,7 +770,10 @@ function failures_() {
   } catch (e) {
     error = e;
   }
-  check(error instanceof OpenSSLError && /certificate/i.test(error.message), `verify failure is an OpenSSLError (${error && error.message})`);
+  check(
+    error instanceof OpenSSLError && /certificate/i.test(error.message),
+    `verify failure is an OpenSSLError (${error && error.message})`,
+  );
   check(c.getVerifyResult() !== 0, 'verify result recorded');
   c.free();
   s.free();
@@ -855,7 +876,11 @@ function reliability() {
 
   section = 'callbacks closing their context / freeing their connection';
   for (const where of ['new', 'get']) {
-    const sctx = serverCtx({ max: VERSION.TLS1_2, noTicket: true, mode: where === 'get' ? SESS_CACHE.SERVER | SESS_CACHE.NO_INTERNAL : undefined });
+    const sctx = serverCtx({
+      max: VERSION.TLS1_2,
+      noTicket: true,
+      mode: where === 'get' ? SESS_CACHE.SERVER | SESS_CACHE.NO_INTERNAL : undefined,
+    });
     const cctx = clientCtx({ max: VERSION.TLS1_2 });
     const [c0, s0] = connectPair(cctx, sctx, null);
     shutdownBoth(c0, s0);
@@ -1047,7 +1072,9 @@ async function main() {
     check(now.created - countsAtStart.created > 50, `sessions were counted (${now.created})`);
     check(now.live - countsAtStart.live === 0, `no SSL_SESSION left alive (created ${now.created}, freed ${now.freed})`);
   }
-  console.log(`driver: ${checks - failures}/${checks} checks passed in ${Date.now() - started} ms${counts ? '' : ' (no session counter in this build)'}`);
+  console.log(
+    `driver: ${checks - failures}/${checks} checks passed in ${Date.now() - started} ms${counts ? '' : ' (no session counter in this build)'}`,
+  );
   if (failures > 0) process.exitCode = 1;
 }
 
