@@ -20,8 +20,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { buildCorpus } from './corpus.js';
-import { type FuzzStats, type TargetStats, fuzz, unframeInput } from './engine.js';
+import { type Corpus, buildCorpus } from './corpus.js';
+import { type FuzzOptions, type FuzzStats, type TargetStats, fuzz, unframeInput } from './engine.js';
 import { allTargets } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -92,17 +92,24 @@ function selectTargets(names: string[] | null) {
   return all.filter((t) => names.includes(t.name));
 }
 
+/** The fuzz() options the command line sets, the same for a child and an in-process run. */
+function runOptions(args: Args, corpus: Corpus): FuzzOptions {
+  return {
+    targets: selectTargets(args.targets),
+    corpus,
+    seed: args.seed,
+    inputs: args.inputs,
+    ...(args.seconds !== null ? { maxMs: args.seconds * 1000 } : {}),
+  };
+}
+
 // ----- child: fuzz, report progress over IPC ----------------------------------------------
 
 async function child(args: Args): Promise<void> {
   const corpus = await buildCorpus({ network: args.network });
   const send = (type: string, stats: FuzzStats) => process.send?.({ type, stats, sources: corpus.sources });
   const stats = fuzz({
-    targets: selectTargets(args.targets),
-    corpus,
-    seed: args.seed,
-    inputs: args.inputs,
-    ...(args.seconds !== null ? { maxMs: args.seconds * 1000 } : {}),
+    ...runOptions(args, corpus),
     ...(args.lastInput !== null ? { lastInputFile: args.lastInput } : {}),
     onProgress: (s) => send('progress', s),
     progressEvery: 5000,
@@ -266,13 +273,7 @@ async function replay(file: string): Promise<number> {
 /** The whole run in this process (under valgrind: no child to follow). */
 async function inProcess(args: Args): Promise<number> {
   const corpus = await buildCorpus({ network: args.network });
-  const stats = fuzz({
-    targets: selectTargets(args.targets),
-    corpus,
-    seed: args.seed,
-    inputs: args.inputs,
-    ...(args.seconds !== null ? { maxMs: args.seconds * 1000 } : {}),
-  });
+  const stats = fuzz(runOptions(args, corpus));
   for (const [name, t] of Object.entries(stats.targets))
     console.log(`${name}: ${t.inputs} inputs, ${Object.keys(t.outcomes).length} outcomes`);
   console.log(
