@@ -20,6 +20,7 @@ export { SslSession, type SessionInfo } from './core/ssl-session.js';
 export {
   SslContext,
   type GetSessionCallback,
+  type KeylogCallback,
   type NewSessionCallback,
   type RemoveSessionCallback,
   type Role,

@@ -129,6 +129,8 @@ export declare class NativeSslContext {
   sessSetNewCb(cb: ((session: NativeSslSession, connection: SessionCallbackConnection) => void) | null): void;
   sessSetRemoveCb(cb: ((session: NativeSslSession) => void) | null): void;
   sessSetGetCb(cb: ((id: Buffer, connection: SessionCallbackConnection) => NativeSslSession | null | undefined) | null): void;
+  /** SSL_CTX_set_keylog_callback: each line (NSS key log format) as a Buffer ending in a newline. */
+  setKeylogCb(cb: ((line: Buffer, connection: SessionCallbackConnection) => void) | null): void;
   close(): void;
   readonly closed: boolean;
   get isServer(): boolean;
@@ -167,6 +169,8 @@ export declare class NativeSslConnection {
   get0AlpnSelected(): string | null;
   isInitFinished(): boolean;
   setSessionListener(listener: ((session: NativeSslSession) => void) | null): void;
+  /** This connection's key log lines (installs the context's keylog callback for good). */
+  setKeylogListener(listener: ((line: Buffer) => void) | null): void;
   free(): void;
   get freed(): boolean;
   get isServer(): boolean;

@@ -137,8 +137,8 @@ namespace {
 // (index i = kNames[i]). Slots are plain symbol-keyed properties of the wrapper: no holder
 // object, no string made from the C name on each access (both showed in profiles of
 // new SslConnection + free).
-constexpr const char* kNames[] = {"context", "sessionListener", "newSession", "removeSession",
-                                  "getSession", "clientHello", "ticketKeys", "clock"};
+constexpr const char* kNames[] = {"context", "sessionListener", "newSession", "removeSession", "getSession",
+                                  "clientHello", "ticketKeys", "clock", "keylog", "keylogListener"};
 constexpr uint32_t kCount = sizeof(kNames) / sizeof(kNames[0]);
 
 Napi::Value KeyOf(Napi::Env env, const char* name) {

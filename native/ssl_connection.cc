@@ -58,6 +58,7 @@ Napi::Function SslConnection::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslConnection::Get0AlpnSelected>("get0AlpnSelected"),
           InstanceMethod<&SslConnection::IsInitFinished>("isInitFinished"),
           InstanceMethod<&SslConnection::SetSessionListener>("setSessionListener"),
+          InstanceMethod<&SslConnection::SetKeylogListener>("setKeylogListener"),
           InstanceMethod<&SslConnection::Free>("free"),
       });
   // Plain getters that check `this` (see SslSession::Init).
@@ -122,6 +123,10 @@ SslConnection* SslConnection::FromValue(Napi::Value value, const char* param) {
 
 void SslConnection::DeliverSession(Napi::Object session) {
   slots::Get(Env(), Value(), "sessionListener").As<Napi::Function>().Call({session});
+}
+
+void SslConnection::DeliverKeylog(Napi::Value line) {
+  slots::Get(Env(), Value(), "keylogListener").As<Napi::Function>().Call({line});
 }
 
 SslConnection* SslConnection::FromThis(const Napi::CallbackInfo& info) {
@@ -382,6 +387,14 @@ Napi::Value SslConnection::SetSessionListener(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SslConnection::SetKeylogListener(const Napi::CallbackInfo& info) {
+  Get(info.Env());
+  hasKeylogListener_ = info[0].IsFunction();
+  slots::Set(info.Env(), Value(), "keylogListener", hasKeylogListener_ ? info[0] : info.Env().Undefined());
+  if (hasKeylogListener_) context_->EnableKeylogForConnections();
+  return info.Env().Undefined();
+}
+
 Napi::Value SslConnection::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   JsCallScope scope(env);
@@ -398,7 +411,8 @@ Napi::Value SslConnection::Free(const Napi::CallbackInfo& info) {
   ssl_.reset();
   rbio_ = wbio_ = nullptr;
   if (hasSessionListener_) slots::Set(env, Value(), "sessionListener", env.Undefined());
-  hasSessionListener_ = false;
+  if (hasKeylogListener_) slots::Set(env, Value(), "keylogListener", env.Undefined());
+  hasSessionListener_ = hasKeylogListener_ = false;
   scope.RethrowPending();
   return env.Undefined();
 }

@@ -14,7 +14,7 @@ class SslContext;
 class SslConnection : public Napi::ObjectWrap<SslConnection> {
  public:
   static Napi::Function Init(Napi::Env env, Addon* addon);
-  static SslConnection* FromSSL(SSL* ssl) { return static_cast<SslConnection*>(SSL_get_app_data(ssl)); }
+  static SslConnection* FromSSL(const SSL* ssl) { return static_cast<SslConnection*>(SSL_get_app_data(ssl)); }
   // Type-tag checked unwrap of an argument; throws ERR_CONNECTION_FREED for a freed one.
   static SslConnection* FromValue(Napi::Value value, const char* param);
 
@@ -24,6 +24,9 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   bool HasSessionListener() const { return hasSessionListener_; }
   // Per-connection delivery of a new session (TLS 1.3 tickets arrive after the handshake).
   void DeliverSession(Napi::Object session);
+  bool HasKeylogListener() const { return hasKeylogListener_; }
+  // Per-connection delivery of a key log line (see ssl_context_keylog.cc).
+  void DeliverKeylog(Napi::Value line);
 
  private:
   SSL* Get(Napi::Env env) const;
@@ -60,6 +63,7 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   Napi::Value Get0AlpnSelected(const Napi::CallbackInfo& info);
   Napi::Value IsInitFinished(const Napi::CallbackInfo& info);
   Napi::Value SetSessionListener(const Napi::CallbackInfo& info);
+  Napi::Value SetKeylogListener(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
   static Napi::Value Freed(const Napi::CallbackInfo& info);
   static Napi::Value IsServer(const Napi::CallbackInfo& info);
@@ -72,6 +76,7 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   // the context wrapper lives while we are reachable; used only from calls on us.
   SslContext* context_;
   bool hasSessionListener_ = false;  // the listener itself lives in our slots
+  bool hasKeylogListener_ = false;  // likewise
   bool server_ = false;
   // Steps (handshake, read, write, shutdown, set_session) in progress on this SSL: free()
   // from a callback they triggered would free the SSL under OpenSSL's feet.

@@ -76,6 +76,7 @@ Napi::Function SslContext::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslContext::SetClientHelloCb>("setClientHelloCb"),
           InstanceMethod<&SslContext::SetTicketKeys>("setTicketKeys"),
           InstanceMethod<&SslContext::TrustDigest>("trustDigest"),
+          InstanceMethod<&SslContext::SetKeylogCb>("setKeylogCb"),
           InstanceMethod<&SslContext::Close>("close"),
           StaticMethod<&DebugSessionCounts>("debugSessionCounts"),
       });
@@ -121,6 +122,7 @@ void SslContext::Release() {
   SSL_CTX_sess_set_remove_cb(ctx, nullptr);
   SSL_CTX_sess_set_get_cb(ctx, nullptr);
   SSL_CTX_set_client_hello_cb(ctx, nullptr, nullptr);
+  SSL_CTX_set_keylog_callback(ctx, nullptr);
   // Without our callback a connection still running uses OpenSSL's own per-SSL_CTX ticket
   // keys: nothing a fleet could resume, but nothing broken either.
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
@@ -455,7 +457,7 @@ Napi::Value SslContext::Close(const Napi::CallbackInfo& info) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_CTX_get_session_cache_mode(ctx) | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   Release();
   // Drop the callbacks now: a closed context calls none, and they may close over it.
-  hasNewCb_ = hasRemoveCb_ = hasGetCb_ = hasClientHelloCb_ = false;
+  hasNewCb_ = hasRemoveCb_ = hasGetCb_ = hasClientHelloCb_ = hasKeylogCb_ = false;
   slots::Clear(env, Value());
   scope.RethrowPending();
   return env.Undefined();

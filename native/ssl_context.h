@@ -31,6 +31,8 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   // Whether `session` is linked into the internal cache of another live context of this
   // environment (SSL_CTX_add_session must then get a copy; see ssl_context.cc).
   bool CachedElsewhere(SSL_SESSION* session) const;
+  // A connection of this context listens for its key log lines (ssl_context_keylog.cc).
+  void EnableKeylogForConnections();
 
  private:
   // Config
@@ -71,6 +73,9 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   Napi::Value SetClientHelloCb(const Napi::CallbackInfo& info);
   Napi::Value SetTicketKeys(const Napi::CallbackInfo& info);
   Napi::Value TrustDigest(const Napi::CallbackInfo& info);
+  // Key log (ssl_context_keylog.cc)
+  Napi::Value SetKeylogCb(const Napi::CallbackInfo& info);
+  void InstallKeylog();
   // Lifetime
   Napi::Value Close(const Napi::CallbackInfo& info);
   static Napi::Value Closed(const Napi::CallbackInfo& info);
@@ -85,6 +90,7 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   static int OnClientHello(SSL* ssl, int* alert, void* arg);
   static int OnTicketKey(SSL* ssl, unsigned char* keyName, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                          EVP_MAC_CTX* mac, int encrypt);
+  static void OnKeylog(const SSL* ssl, const char* line);
   static int OnAlpnSelect(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                           const unsigned char* in, unsigned int inlen, void* arg);
 
@@ -100,6 +106,8 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   bool hasRemoveCb_ = false;
   bool hasGetCb_ = false;
   bool hasClientHelloCb_ = false;
+  bool hasKeylogCb_ = false;
+  bool keylogForConnections_ = false;  // once a connection listened (see InstallKeylog)
   // Session ticket keys (SSL_CTX_set_tlsext_ticket_key_evp_cb); shared with the TicketKeys
   // object that made them, whose JS object sits in our slots ("ticketKeys") for its clock.
   std::shared_ptr<TicketKeyRing> ticketKeys_;

@@ -4,7 +4,7 @@
  * -no_ticket, over TLS 1.3 and TLS 1.2. Both servers are killed in afterAll.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -63,13 +63,18 @@ async function probe(argv: string[]): Promise<{ code: number; lines: string[]; r
 describe.skipIf(!hasOpenssl)('probe against openssl s_server', () => {
   let withTickets: number;
   let noTicket: number;
+  let logged: number; // TLS 1.2 s_server writing its own key log (-keylogfile)
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'openssl-session-probe-'));
     caFile = join(dir, 'cert.pem');
     writeFileSync(caFile, pair.cert);
     writeFileSync(join(dir, 'key.pem'), pair.key, { mode: 0o600 });
-    [withTickets, noTicket] = await Promise.all([startSServer([]), startSServer(['-no_ticket'])]);
+    [withTickets, noTicket, logged] = await Promise.all([
+      startSServer([]),
+      startSServer(['-no_ticket']),
+      startSServer(['-tls1_2', '-keylogfile', join(dir, 'server-keys.log')]),
+    ]);
   });
 
   afterAll(async () => {
@@ -141,6 +146,28 @@ describe.skipIf(!hasOpenssl)('probe against openssl s_server', () => {
     const lax = await probe([`127.0.0.1:${withTickets}`, '--no-verify', '--count', '2', '--json']);
     expect(lax.code).toBe(0);
     expect(lax.report!.summary.resumed).toBe(1);
+  });
+
+  it('--keylog writes the lines s_server logs (0600); resumptions repeat the first master secret', async () => {
+    const file = join(dir, 'probe-keys.log');
+    const { code, report } = await probe([`127.0.0.1:${logged}`, '--ca', caFile, '--json', '--count', '3', '--keylog', file]);
+    expect(code).toBe(0);
+    expect(report!.summary.resumed).toBe(2);
+    const lines = (path: string) =>
+      readFileSync(path, 'latin1')
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('#'));
+    const ours = lines(file);
+    // 3 connections, then the session-id check's 2 (TLS 1.2 with tickets).
+    expect(ours).toHaveLength(5);
+    expect(ours.sort()).toEqual(lines(join(dir, 'server-keys.log')).sort());
+    const secrets = readFileSync(file, 'latin1')
+      .split('\n')
+      .slice(0, 3)
+      .map((line) => line.split(' ')[2]);
+    expect(new Set(secrets).size).toBe(1);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    await expect(run([`127.0.0.1:${logged}`, '--keylog', join(dir, 'missing', 'keys.log')])).rejects.toThrow(/ENOENT/);
   });
 
   it('rejects bad arguments', async () => {

@@ -53,6 +53,11 @@ describe('callbacks', () => {
     expect(r.newThrows).toEqual({ same: true, cached: 1, resumed: true });
   });
 
+  it('keylog callbacks closing over their own connection and context are collected; closing the context inside one is safe', () => {
+    // TLS 1.3: 5 secrets on each side, heard by the server context and the client connection.
+    expect(r.keylog).toEqual({ lines: 10, collected: true, closedInside: { calls: 1, closed: true, works: 'ok' } });
+  });
+
   it('onRemoveSession throwing: flushSessions() and close() finish their work, then rethrow', () => {
     expect(r.removeThrows).toEqual({
       first: 3,

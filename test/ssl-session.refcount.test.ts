@@ -219,6 +219,7 @@ describe('connections and contexts after free() / close()', () => {
       setTlsextHostName: ['localhost'],
       set1Host: ['localhost'],
       setSessionListener: [null],
+      setKeylogListener: [null],
     };
     const names = [...nativeMethods(binding.SslConnection.prototype), 'verifyResultString'];
     expect(names).toEqual(expect.arrayContaining(['doHandshake', 'read', 'write', 'get1Session', 'free']));

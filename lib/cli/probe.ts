@@ -6,7 +6,8 @@
  * tickets, or both. Over TLS 1.2 with tickets, two extra connections with tickets disabled
  * on the client (SSL_OP_NO_TICKET) tell whether session ids work too.
  */
-import { readFileSync } from 'node:fs';
+import { createWriteStream, openSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -29,6 +30,7 @@ options:
   --ca FILE           trust these CA certificates (PEM) instead of node's root CAs
   --no-verify         do not verify the server certificate
   --wait MS           how long to wait for TLS 1.3 tickets after a handshake (default 500)
+  --keylog FILE       append each handshake's secrets to FILE (NSS key log, for Wireshark; 0600)
   --json              print one JSON document instead of text
   --help              this text`;
 
@@ -78,6 +80,7 @@ interface ProbeOptions {
   verify: boolean;
   wait: number;
   json: boolean;
+  keylog: string | null;
 }
 
 function parse(argv: string[]): ProbeOptions | string {
@@ -92,6 +95,7 @@ function parse(argv: string[]): ProbeOptions | string {
       ca: { type: 'string' },
       'no-verify': { type: 'boolean', default: false },
       wait: { type: 'string', default: '500' },
+      keylog: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -120,6 +124,7 @@ function parse(argv: string[]): ProbeOptions | string {
     verify: !values['no-verify'],
     wait,
     json: values.json,
+    keylog: values.keylog ?? null,
   };
 }
 
@@ -239,6 +244,11 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const target = `${net.isIP(o.host) === 6 ? `[${o.host}]` : o.host}:${o.port}`;
+  // Every context the probe makes logs its handshakes' secrets to --keylog: keys to the traffic,
+  // so the file is created 0600. Opened first, so a bad path fails before anything else does.
+  const keylog = o.keylog === null ? null : createWriteStream('', { fd: openSync(o.keylog, 'a', 0o600) });
+  let keylogError: Error | null = null;
+  keylog?.on('error', (error) => (keylogError ??= error));
   const cache = new SslSessionCache();
   const base: SslContextOptions = {
     ...(o.version === 'TLSv1.2'
@@ -249,8 +259,12 @@ export async function run(argv: string[]): Promise<number> {
     ...(o.verify ? (o.ca !== null ? { ca: o.ca } : {}) : { verify: false }),
   };
   const contexts: SslContext[] = [];
-  const context = cache.createContext(base);
-  contexts.push(context);
+  const track = (ctx: SslContext): SslContext => {
+    contexts.push(ctx);
+    if (keylog !== null) ctx.onKeylog((line) => keylog.write(line));
+    return ctx;
+  };
+  const context = track(cache.createContext(base));
   if (!o.json) {
     console.log(
       `# probe ${target}${o.servername ? ` (SNI ${o.servername})` : ''}: ${o.count} connections through the session cache, ` +
@@ -268,8 +282,7 @@ export async function run(argv: string[]): Promise<number> {
       if (!o.json) console.log(formatRow(row));
     }
     if (rows[0]?.protocol === 'TLSv1.2' && rows.some((r) => r.ticket) && o.count > 1) {
-      const noTicket = cache.createContext({ ...base, options: OP.NO_TICKET });
-      contexts.push(noTicket);
+      const noTicket = track(cache.createContext({ ...base, options: OP.NO_TICKET }));
       await probeOnce(cache, noTicket, o, 1);
       idCheck = { resumed: (await probeOnce(cache, noTicket, o, 2)).resumed };
       if (!o.json) console.log(`# session-id check (tickets off on the client): ${idCheck.resumed ? 'resumed' : 'full handshake again'}`);
@@ -279,7 +292,9 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     cache.dispose();
     for (const c of contexts) c.close();
+    if (keylog !== null) await once(keylog.end(), 'close');
   }
+  failure ??= keylogError;
   const summary = summarize(rows, idCheck);
   const report: ProbeReport = {
     target,

@@ -175,6 +175,17 @@ export class SslConnection extends binding.SslConnection {
     super.setSessionListener(listener as never);
   }
 
+  /**
+   * This connection's key log lines (see SslContext.onKeylog), each a Buffer ending in a
+   * newline, delivered during its handshake steps; `null` stops. The context's callback, if
+   * set, gets them too. The first listener of a context installs OpenSSL's keylog callback on
+   * it for good (a few µs per handshake of that context from then on).
+   */
+  override setKeylogListener(listener: ((line: Buffer) => void) | null): void {
+    validateFunctionOrNull(listener, 'listener');
+    super.setKeylogListener(listener);
+  }
+
   /** X509_verify_cert_error_string(getVerifyResult()). */
   verifyResultString(): string {
     return binding.verifyCertErrorString(this.getVerifyResult());

@@ -73,6 +73,13 @@ export type RemoveSessionCallback = (session: SslSession) => void;
  * reference, so you may dispose it right after returning it.
  */
 export type GetSessionCallback = (id: Buffer, connection: SslConnection | null) => SslSession | null | undefined;
+/**
+ * Called with each secret OpenSSL logs (SSL_CTX_set_keylog_callback): one line of NSS key log
+ * format (what SSLKEYLOGFILE holds and Wireshark reads), as ASCII ending in a newline, so lines
+ * can be appended to a file as they come. TLS 1.2: `CLIENT_RANDOM <client random> <master
+ * secret>`; TLS 1.3: the handshake and traffic secrets and `EXPORTER_SECRET`.
+ */
+export type KeylogCallback = (line: Buffer, connection: SslConnection | null) => void;
 
 /**
  * What a ClientHello says, as the client hello callback sees it (before OpenSSL negotiates the
@@ -436,6 +443,19 @@ export class SslContext extends binding.SslContext {
       if (found === null || found === undefined) return null;
       return sessionArg(found, 'onGetSession() result');
     });
+  }
+
+  /**
+   * SSL_CTX_set_keylog_callback: `callback` gets every secret this context's connections
+   * derive, client or server, during their handshakes (`null` unsets). The lines carry the
+   * keys to the traffic: write them only where the traffic itself may be read (debugging).
+   * A resumed TLS 1.2 handshake logs a new client random with the session's master secret: the
+   * reuse is visible in the log. The callback is installed only while set (or once a connection
+   * of this context listens with `setKeylogListener`): without it OpenSSL formats no lines.
+   */
+  onKeylog(callback: KeylogCallback | null): void {
+    validateFunctionOrNull(callback, 'callback');
+    this.setKeylogCb(callback as ((line: Buffer, c: unknown) => void) | null);
   }
 
   /**

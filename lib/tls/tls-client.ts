@@ -51,6 +51,13 @@ export interface ConnectOptions {
    */
   onSession?: (session: SslSession) => void;
   /**
+   * A 'keylog' listener attached before the handshake starts: each secret of the handshake as
+   * one line of NSS key log format (a Buffer ending in a newline), as node:tls' 'keylog' event.
+   * Append them to the file Wireshark's "(Pre)-Master-Secret log filename" names to decrypt a
+   * capture. The lines are the keys to this connection's traffic.
+   */
+  onKeylog?: (line: Buffer) => void;
+  /**
    * Client session cache: offers a cached session for this host:port and configuration
    * (memory first, then the cache's store; store trouble costs a full handshake, never the
    * connection) and stores every new session. Ignored when `session` is given.
@@ -86,6 +93,8 @@ export async function connect(options: ConnectOptions): Promise<TlsClient> {
     throw invalidArgType('options.prepare', 'a function', options.prepare);
   if (options.onSession !== undefined && typeof options.onSession !== 'function')
     throw invalidArgType('options.onSession', 'a function', options.onSession);
+  if (options.onKeylog !== undefined && typeof options.onKeylog !== 'function')
+    throw invalidArgType('options.onKeylog', 'a function', options.onKeylog);
   const host = options.host ?? 'localhost';
   const context = options.context ?? defaultClientContext();
   if (!(context instanceof SslContext)) throw invalidArgType('options.context', 'an SslContext', context);
@@ -121,6 +130,7 @@ export async function connect(options: ConnectOptions): Promise<TlsClient> {
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
   });
   if (options.onSession) client.on('session', options.onSession);
+  if (options.onKeylog) client.on('keylog', options.onKeylog);
   // Before the handshake starts: TLS 1.2 sessions arrive during it.
   if (cache !== undefined && cacheKey !== undefined) cache.observe(cacheKey, client);
   const secure = client.waitSecure();

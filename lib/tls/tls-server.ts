@@ -24,8 +24,9 @@ export interface ServerOptions {
 /**
  * Events: 'secureConnection' (TlsSocket, handshake done; emitted synchronously, so listeners
  * attached there see every later event), 'tlsClientError' (error, TlsSocket | null: a handshake
- * that failed, timed out or was hung up on; the server keeps serving), 'listening', 'close',
- * 'error'. Server-side connections are freed when their socket closes, so what OpenSSL does to
+ * that failed, timed out or was hung up on; the server keeps serving), 'keylog' (line, TlsSocket:
+ * each secret of each handshake in NSS key log format, as node:tls' server emits it; connections
+ * accepted while a 'keylog' listener is attached report theirs), 'listening', 'close', 'error'. Server-side connections are freed when their socket closes, so what OpenSSL does to
  * the session cache at SSL_free happens at a predictable time: a connection the client closed
  * with close_notify keeps its session cached; one that failed or was cut off loses it.
  */
@@ -66,6 +67,7 @@ export class TlsServer extends EventEmitter {
       ...(this.#options.handshakeTimeout !== undefined ? { handshakeTimeout: this.#options.handshakeTimeout } : {}),
     });
     this.#sockets.add(tls);
+    if (this.listenerCount('keylog') > 0) tls.on('keylog', (line: Buffer) => this.emit('keylog', line, tls));
     tls.on('close', () => this.#sockets.delete(tls));
     // 'secureConnection' is emitted synchronously from 'secure' (not from a promise): an error
     // found in the same step (e.g. an alert right behind the client's Finished) is emitted on

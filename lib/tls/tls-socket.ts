@@ -37,7 +37,8 @@ const HOLD_LIMIT = 64 * 1024;
  * Events: 'secure' (handshake done), 'session' (a new SslSession, e.g. a TLS 1.3 ticket;
  * needs SESS_CACHE.CLIENT/SERVER in the context's mode, as with node:tls; the handle owns a
  * reference of its own, shared by the 'session' listeners: whoever keeps it disposes it),
- * plus the Duplex ones.
+ * 'keylog' (a Buffer: one line of NSS key log format for each secret of the handshake, as
+ * node:tls emits it; see SslContext.onKeylog), plus the Duplex ones.
  *
  * Errors before the handshake finished: the OpenSSLError of the failed step (bad data,
  * alert, certificate), `ECONNRESET` when the peer hung up (OpenSSL's view in `cause`), or
@@ -59,6 +60,7 @@ export class TlsSocket extends DuplexStream {
   #closeNotifyReceived = false;
   #readableDone = false;
   #listeningForSessions = false;
+  #listeningForKeylog = false;
   /**
    * While true, OpenSSL's output stays in its memory BIO: an engine step, and whatever its
    * listeners write, leaves in one Buffer and one transport write when it ends (#release).
@@ -190,6 +192,14 @@ export class TlsSocket extends DuplexStream {
     this.connection.setSessionListener(on ? (session) => this.emit('session', session) : null);
   }
 
+  /** Like #syncSessionListener, for 'keylog': lines come only from handshake steps. */
+  #syncKeylogListener(): void {
+    const wanted = this.listenerCount('keylog') > 0;
+    if (wanted === this.#listeningForKeylog || this.connection.freed) return;
+    this.#listeningForKeylog = wanted;
+    this.connection.setKeylogListener(wanted ? (line) => this.emit('keylog', line) : null);
+  }
+
   #hangUpError(cause?: unknown): TlsError {
     return tlsError('ECONNRESET', 'TLS handshake failed: the peer closed the connection before the handshake finished', cause);
   }
@@ -280,6 +290,7 @@ export class TlsSocket extends DuplexStream {
       let status: number;
       try {
         this.#syncSessionListener(); // TLS 1.2 sessions arrive with the handshake's last step
+        this.#syncKeylogListener();
         status = this.connection.doHandshake();
         this.#flush();
       } catch (error) {
@@ -466,6 +477,10 @@ export class TlsSocket extends DuplexStream {
     if (!connection.freed && this.#listeningForSessions) {
       this.#listeningForSessions = false;
       connection.setSessionListener(null);
+    }
+    if (!connection.freed && this.#listeningForKeylog) {
+      this.#listeningForKeylog = false;
+      connection.setKeylogListener(null);
     }
     // A failed handshake leaves nothing worth keeping: free the SSL now, not at GC.
     if (!connection.freed && (!this.#secure || this.#freeOnClose)) {

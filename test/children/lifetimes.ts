@@ -8,7 +8,8 @@
  *            after each step; at the end everything was collected and every SSL_SESSION the
  *            child created was freed (SslContext.debugSessionCounts()).
  * callbacks  callbacks that throw, dispose the session they were given, close their own
- *            context, free their own connection, dispose the cache.
+ *            context, free their own connection, dispose the cache; key log callbacks in a
+ *            cycle with their connection and context.
  *
  * Prints one JSON line.
  */
@@ -443,6 +444,43 @@ async function callbacks() {
     for (const s of sessions) s.dispose();
     sctx.close();
     cctx.close();
+  }
+  {
+    // Key log callbacks closing over their own connection and context (a cycle GC must see
+    // through: the native side keeps them as plain properties), all dropped unreleased; and a
+    // context closed from inside its own keylog callback, mid-handshake.
+    const refs = await (async () => {
+      const { sctx, cctx } = contexts('TLSv1.3');
+      let lines = 0;
+      sctx.onKeylog(() => void (lines += sctx.closed ? 0 : 1));
+      const client = new SslConnection(cctx);
+      client.setKeylogListener(() => void (lines += client.freed ? 0 : 1));
+      const server = new SslConnection(sctx);
+      handshakeInMemory(client, server);
+      return { lines, refs: [sctx, cctx, client, server].map((x) => new WeakRef(x)) };
+    })();
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await tick();
+    }
+    const { sctx, cctx } = contexts('TLSv1.2');
+    let calls = 0;
+    cctx.onKeylog(() => {
+      calls++;
+      cctx.close();
+    });
+    const client = new SslConnection(cctx);
+    const server = new SslConnection(sctx);
+    handshakeInMemory(client, server);
+    r.keylog = {
+      lines: refs.lines,
+      collected: refs.refs.every((ref) => ref.deref() === undefined),
+      closedInside: { calls, closed: cctx.closed, works: transfer(client, server, Buffer.from('ok')).toString() },
+    };
+    shutdownInMemory(client, server);
+    client.free();
+    server.free();
+    sctx.close();
   }
   for (let i = 0; i < 5; i++) {
     gc();

@@ -581,6 +581,53 @@ function callbacks() {
 }
 
 /**
+ * Key log lines (SSL_CTX_set_keylog_callback): context callback and connection listener, the
+ * Buffer made per listener, a throwing callback, a context closed and a connection freed with
+ * theirs still set (one connection left to GC with its listener).
+ */
+function keylog() {
+  section = 'keylog';
+  for (const version of [VERSION.TLS1_2, VERSION.TLS1_3]) {
+    const sctx = serverCtx({ max: version, min: version });
+    const cctx = clientCtx({ max: version, min: version });
+    const fromServer = [];
+    const fromClient = [];
+    sctx.setKeylogCb((line, connection) => {
+      check(connection !== null && connection.isServer, 'keylog callback gets the server connection');
+      fromServer.push(line.toString('latin1'));
+    });
+    const [c, s] = (() => {
+      const c = new b.SslConnection(cctx);
+      const s = new b.SslConnection(sctx);
+      c.setTlsextHostName('localhost');
+      c.set1Host('localhost');
+      c.setKeylogListener((line) => fromClient.push(line.toString('latin1')));
+      handshake(c, s);
+      return [c, s];
+    })();
+    const expected = version === VERSION.TLS1_2 ? 1 : 5;
+    check(fromClient.length === expected && fromServer.length === expected, `${version}: ${expected} key log lines each side`);
+    check(fromClient.sort().join() === fromServer.sort().join(), `${version}: both ends log the same secrets`);
+    shutdownBoth(c, s);
+    c.free(); // listener still set: free() drops it
+    s.free();
+    // A throwing callback: the step rethrows it once OpenSSL returned, and nothing leaks.
+    sctx.setKeylogCb(() => {
+      throw new Error('keylog boom');
+    });
+    const c2 = new b.SslConnection(cctx);
+    const s2 = new b.SslConnection(sctx);
+    c2.setKeylogListener(() => {}); // left to GC with its listener
+    throws(() => handshake(c2, s2), /keylog boom/, 'keylog exception rethrown by the step');
+    s2.free();
+    sctx.close(); // callback still set
+    cctx.setKeylogCb(() => {});
+    cctx.setKeylogCb(null);
+    if (version === VERSION.TLS1_2) cctx.close();
+  }
+}
+
+/**
  * Server side (issue 5): the client hello callback pausing the handshake (RETRY) and the get
  * callback then handing over a session parsed from DER (ServerSessionCache's flow), ticket
  * key rings (rotation, pruning, export/import, a JS clock, a throwing clock) and the trust
@@ -1054,6 +1101,8 @@ async function main() {
   disposalOrders();
   await collect();
   callbacks();
+  await collect();
+  keylog();
   await collect();
   serverSide();
   await collect();
