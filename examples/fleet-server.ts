@@ -16,7 +16,7 @@
  */
 import * as net from 'node:net';
 
-import { clientHelloPending } from '../lib/core/ssl-context.js';
+import { clientHelloPending } from '../lib/core/client-hello.js';
 import { OP, SSL_ERROR, SslConnection, SslContext, type KeyPair } from '../lib/index.js';
 import { ServerSessionCache, TicketKeys, type ServerSessionCacheStats, type TicketKeysStats } from '../lib/server/index.js';
 import { RedisStore, type RedisStoreStats } from '../lib/stores/redis-store.js';

@@ -74,7 +74,7 @@ export { NodeSessionCache, withSessionCache, type NodeKeyOptions, type NodeSessi
 export { SessionCacheAgent, type SessionCacheAgentOptions } from './interop/https-agent.js';
 export * as lab from './lab/index.js';
 export { WARNING_CODES, configureWarnings, warningEnabled, type WarningCode } from './guard-rails.js';
-export { clientHelloPending, type ClientHelloCallback, type ClientHelloInfo } from './core/ssl-context.js';
+export { clientHelloPending, type ClientHelloCallback, type ClientHelloInfo } from './core/client-hello.js';
 export {
   ServerSessionCache,
   TicketKeys,

@@ -82,6 +82,11 @@ class SslContext : public Napi::ObjectWrap<SslContext> {
   static Napi::Value IsServerGetter(const Napi::CallbackInfo& info);
   static SslContext* FromThis(const Napi::CallbackInfo& info);  // type-checked `this` for accessors
   bool SetCallbackSlot(const Napi::CallbackInfo& info, const char* name);
+  // ERR_CONTEXT_BUSY inside an onRemoveSession callback (see InRemoveCallback).
+  void ThrowIfBusy(Napi::Env env, const char* what) const;
+  static long LongArg(const Napi::CallbackInfo& info, size_t i) {
+    return static_cast<long>(info[i].As<Napi::Number>().Int64Value());
+  }
 
   // OpenSSL -> JS trampolines (ownership contract in ssl_context_callbacks.cc).
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { clientHelloPending, type ClientHelloInfo } from '../lib/core/ssl-context.js';
+import { clientHelloPending, type ClientHelloInfo } from '../lib/core/client-hello.js';
 import {
   createSelfSigned,
   MemoryStore,

@@ -8,6 +8,7 @@ import { invalidArgType, outOfRange, toBytes, toPem, validateFunctionOrNull, val
 import * as guard from '../guard-rails.js';
 import { binding, type NativeSslConnection, type NativeSslSession, type SessionCacheStats } from '../native.js';
 import type { TicketKeys } from '../server/ticket-keys.js';
+import { type ClientHelloCallback, type ClientHelloInfo, clientHelloTrampoline } from './client-hello.js';
 import type { SslConnection } from './ssl-connection.js';
 // A value import (not `import type`): evaluating ssl-session.ts registers the SslSession
 // class with the addon, so sessions made in C++ are instances of it. Every path needs a context.
@@ -80,62 +81,6 @@ export type GetSessionCallback = (id: Buffer, connection: SslConnection | null) 
  * secret>`; TLS 1.3: the handshake and traffic secrets and `EXPORTER_SECRET`.
  */
 export type KeylogCallback = (line: Buffer, connection: SslConnection | null) => void;
-
-/**
- * What a ClientHello says, as the client hello callback sees it (before OpenSSL negotiates the
- * version or looks up a session): copies, yours to keep.
- */
-export interface ClientHelloInfo {
-  /** The legacy session id (SSL_client_hello_get0_session_id): a TLS 1.2 session to resume, or 32 random bytes / empty. */
-  sessionId: Buffer;
-  /** TLS 1.3 pre_shared_key identities in offer order: tickets (stateless) or session ids (stateful, 32 bytes). */
-  pskIdentities: Buffer[];
-  /** Whether the client offers a TLS 1.2 session ticket (a non-empty session_ticket extension). */
-  hasTicket: boolean;
-  /** supported_versions the client lists (e.g. 0x0304, 0x0303); empty for a TLS 1.2-only client. */
-  supportedVersions: number[];
-  /** The SNI host name, or null. */
-  servername: string | null;
-  /** Every extension type present (SSL_client_hello_get1_extensions_present), in the client's order. */
-  extensions: number[];
-}
-
-/**
- * Server-side ClientHello hook (SSL_CTX_set_client_hello_cb). Return nothing to go on, or a
- * promise to PAUSE the handshake until it settles: the connection's step then returns
- * `SSL_ERROR.WANT_CLIENT_HELLO_CB`, the driver waits for `clientHelloPending(connection)` and
- * steps again. A rejected promise (or a throw) fails the handshake with that error.
- */
-export type ClientHelloCallback = (connection: SslConnection, hello: ClientHelloInfo) => void | PromiseLike<void>;
-
-// SSL_CLIENT_HELLO_SUCCESS and _RETRY (ssl.h; OpenSSL's stable API since 1.1.1). Failures are
-// thrown instead of returning SSL_CLIENT_HELLO_ERROR (0): the native callback records the
-// exception, answers ERROR with an internal_error alert, and the step rethrows it.
-const CLIENT_HELLO_SUCCESS = 1;
-const CLIENT_HELLO_RETRY = -1;
-
-interface PendingClientHello {
-  /** Resolves (never rejects) when the callback's promise settled. */
-  readonly done: Promise<void>;
-  settled: boolean;
-  failed: boolean;
-  error: unknown;
-}
-
-/** Paused handshakes, by connection (the connection's own JS object: GC drops the entry with it). */
-const pendingClientHellos = new WeakMap<object, PendingClientHello>();
-
-/**
- * The promise a handshake paused by an async `onClientHello` callback waits for: when a step
- * returns `SSL_ERROR.WANT_CLIENT_HELLO_CB`, wait for it, then call `doHandshake()` again.
- * Resolves (never rejects; a failure surfaces from that next step). Null when the connection
- * is not paused. Stepping again before it resolves is harmless: the step reports
- * WANT_CLIENT_HELLO_CB again.
- */
-export function clientHelloPending(connection: SslConnection): Promise<void> | null {
-  const pending = pendingClientHellos.get(connection);
-  return pending === undefined ? null : pending.done;
-}
 
 function protoVersion(value: ProtocolVersion, name: string): number {
   if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType(name, "a protocol name ('TLSv1.2') or number", value);
@@ -476,29 +421,7 @@ export class SslContext extends binding.SslContext {
       this.setClientHelloCb(null);
       return;
     }
-    this.setClientHelloCb((native, hello) => {
-      const connection = native as SslConnection;
-      const pending = pendingClientHellos.get(connection);
-      if (pending !== undefined) {
-        if (!pending.settled) return CLIENT_HELLO_RETRY; // stepped again while still waiting
-        pendingClientHellos.delete(connection);
-        if (pending.failed) throw pending.error; // OpenSSL sends internal_error; the step rethrows this
-        return CLIENT_HELLO_SUCCESS;
-      }
-      const result = callback(connection, hello);
-      if (result === undefined || result === null || typeof (result as PromiseLike<void>).then !== 'function') return CLIENT_HELLO_SUCCESS;
-      const state: { settled: boolean; failed: boolean; error: unknown } = { settled: false, failed: false, error: undefined };
-      const done = Promise.resolve(result).then(
-        () => {
-          state.settled = true;
-        },
-        (error: unknown) => {
-          Object.assign(state, { settled: true, failed: true, error });
-        },
-      );
-      pendingClientHellos.set(connection, Object.assign(state, { done }));
-      return CLIENT_HELLO_RETRY;
-    });
+    this.setClientHelloCb(clientHelloTrampoline(callback));
   }
 
   /**

@@ -28,7 +28,8 @@ import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 
 import { MAX_SID_CTX_LENGTH, OP, SESS_CACHE, VERSION } from '../constants.js';
-import { SslContext, type ClientHelloInfo } from '../core/ssl-context.js';
+import type { ClientHelloInfo } from '../core/client-hello.js';
+import { SslContext } from '../core/ssl-context.js';
 import type { SslConnection } from '../core/ssl-connection.js';
 import { SslSession } from '../core/ssl-session.js';
 import { invalidArgType, outOfRange, toBytes, validateInteger, validateString } from '../errors.js';

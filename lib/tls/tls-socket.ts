@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { Duplex as DuplexStream } from 'node:stream';
 
 import { SHUTDOWN, SSL_ERROR } from '../constants.js';
-import { clientHelloPending } from '../core/ssl-context.js';
+import { clientHelloPending } from '../core/client-hello.js';
 import type { SslConnection } from '../core/ssl-connection.js';
 import type { SslSession } from '../core/ssl-session.js';
 

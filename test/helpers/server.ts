@@ -2,7 +2,7 @@
  * Helpers for the server-side cache tests: in-memory handshakes that honour a paused
  * ClientHello (SSL_ERROR.WANT_CLIENT_HELLO_CB), as a TLS driver must.
  */
-import { clientHelloPending } from '../../lib/core/ssl-context.js';
+import { clientHelloPending } from '../../lib/core/client-hello.js';
 import { drain, pipe, shutdownInMemory, SSL_ERROR, SslConnection, type SslContext, type SslSession } from '../../lib/index.js';
 
 export interface AsyncHandshakeResult {
