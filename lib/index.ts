@@ -27,6 +27,7 @@ export {
   type SslContextOptions,
 } from './core/ssl-context.js';
 export { SslConnection } from './core/ssl-connection.js';
+export type { TlsMessage } from './core/tls-message.js';
 export type { SessionCacheStats } from './native.js';
 export { createSelfSigned, type KeyPair, type SelfSignedOptions } from './certs.js';
 export { drain, handshakeInMemory, pipe, shutdownInMemory, transfer } from './engine/memory-pair.js';

@@ -171,6 +171,8 @@ export declare class NativeSslConnection {
   setSessionListener(listener: ((session: NativeSslSession) => void) | null): void;
   /** This connection's key log lines (installs the context's keylog callback for good). */
   setKeylogListener(listener: ((line: Buffer) => void) | null): void;
+  /** SSL_set_msg_callback on this connection: each protocol message (sent: write_p 1). */
+  setMsgCallback(listener: ((sent: boolean, version: number, contentType: number, bytes: Buffer) => void) | null): void;
   free(): void;
   get freed(): boolean;
   get isServer(): boolean;

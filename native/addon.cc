@@ -138,7 +138,7 @@ namespace {
 // object, no string made from the C name on each access (both showed in profiles of
 // new SslConnection + free).
 constexpr const char* kNames[] = {"context", "sessionListener", "newSession", "removeSession", "getSession",
-                                  "clientHello", "ticketKeys", "clock", "keylog", "keylogListener"};
+                                  "clientHello", "ticketKeys", "clock", "keylog", "keylogListener", "messageListener"};
 constexpr uint32_t kCount = sizeof(kNames) / sizeof(kNames[0]);
 
 Napi::Value KeyOf(Napi::Env env, const char* name) {

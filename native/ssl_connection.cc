@@ -59,6 +59,7 @@ Napi::Function SslConnection::Init(Napi::Env env, Addon* addon) {
           InstanceMethod<&SslConnection::IsInitFinished>("isInitFinished"),
           InstanceMethod<&SslConnection::SetSessionListener>("setSessionListener"),
           InstanceMethod<&SslConnection::SetKeylogListener>("setKeylogListener"),
+          InstanceMethod<&SslConnection::SetMsgCallback>("setMsgCallback"),
           InstanceMethod<&SslConnection::Free>("free"),
       });
   // Plain getters that check `this` (see SslSession::Init).
@@ -119,14 +120,6 @@ SslConnection* SslConnection::FromValue(Napi::Value value, const char* param) {
   SslConnection* conn = Unwrap(value.As<Napi::Object>());
   conn->Get(env);
   return conn;
-}
-
-void SslConnection::DeliverSession(Napi::Object session) {
-  slots::Get(Env(), Value(), "sessionListener").As<Napi::Function>().Call({session});
-}
-
-void SslConnection::DeliverKeylog(Napi::Value line) {
-  slots::Get(Env(), Value(), "keylogListener").As<Napi::Function>().Call({line});
 }
 
 SslConnection* SslConnection::FromThis(const Napi::CallbackInfo& info) {
@@ -380,21 +373,6 @@ Napi::Value SslConnection::IsInitFinished(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), SSL_is_init_finished(Get(info.Env())) == 1);
 }
 
-Napi::Value SslConnection::SetSessionListener(const Napi::CallbackInfo& info) {
-  Get(info.Env());
-  hasSessionListener_ = info[0].IsFunction();
-  slots::Set(info.Env(), Value(), "sessionListener", hasSessionListener_ ? info[0] : info.Env().Undefined());
-  return info.Env().Undefined();
-}
-
-Napi::Value SslConnection::SetKeylogListener(const Napi::CallbackInfo& info) {
-  Get(info.Env());
-  hasKeylogListener_ = info[0].IsFunction();
-  slots::Set(info.Env(), Value(), "keylogListener", hasKeylogListener_ ? info[0] : info.Env().Undefined());
-  if (hasKeylogListener_) context_->EnableKeylogForConnections();
-  return info.Env().Undefined();
-}
-
 Napi::Value SslConnection::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   JsCallScope scope(env);
@@ -412,7 +390,8 @@ Napi::Value SslConnection::Free(const Napi::CallbackInfo& info) {
   rbio_ = wbio_ = nullptr;
   if (hasSessionListener_) slots::Set(env, Value(), "sessionListener", env.Undefined());
   if (hasKeylogListener_) slots::Set(env, Value(), "keylogListener", env.Undefined());
-  hasSessionListener_ = hasKeylogListener_ = false;
+  if (hasMessageListener_) slots::Set(env, Value(), "messageListener", env.Undefined());
+  hasSessionListener_ = hasKeylogListener_ = hasMessageListener_ = false;
   scope.RethrowPending();
   return env.Undefined();
 }

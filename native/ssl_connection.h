@@ -63,7 +63,10 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   Napi::Value Get0AlpnSelected(const Napi::CallbackInfo& info);
   Napi::Value IsInitFinished(const Napi::CallbackInfo& info);
   Napi::Value SetSessionListener(const Napi::CallbackInfo& info);
+  // Observers (ssl_connection_observe.cc): key log lines, protocol messages.
   Napi::Value SetKeylogListener(const Napi::CallbackInfo& info);
+  Napi::Value SetMsgCallback(const Napi::CallbackInfo& info);
+  static void OnMessage(int writeP, int version, int contentType, const void* buf, size_t len, SSL* ssl, void* arg);
   Napi::Value Free(const Napi::CallbackInfo& info);
   static Napi::Value Freed(const Napi::CallbackInfo& info);
   static Napi::Value IsServer(const Napi::CallbackInfo& info);
@@ -77,6 +80,7 @@ class SslConnection : public Napi::ObjectWrap<SslConnection> {
   SslContext* context_;
   bool hasSessionListener_ = false;  // the listener itself lives in our slots
   bool hasKeylogListener_ = false;  // likewise
+  bool hasMessageListener_ = false;  // likewise
   bool server_ = false;
   // Steps (handshake, read, write, shutdown, set_session) in progress on this SSL: free()
   // from a callback they triggered would free the SSL under OpenSSL's feet.

@@ -9,6 +9,7 @@ import * as guard from '../guard-rails.js';
 import { binding } from '../native.js';
 import type { SslContext } from './ssl-context.js';
 import type { SslSession } from './ssl-session.js';
+import { describeMessage, type TlsMessage } from './tls-message.js';
 
 /**
  * A TLS connection driven from JS. Created from an SslContext; its role (connect or accept)
@@ -184,6 +185,19 @@ export class SslConnection extends binding.SslConnection {
   override setKeylogListener(listener: ((line: Buffer) => void) | null): void {
     validateFunctionOrNull(listener, 'listener');
     super.setKeylogListener(listener);
+  }
+
+  /**
+   * SSL_set_msg_callback: `listener` gets every protocol message this connection sends or
+   * receives from now on (handshake messages, ChangeCipherSpec, alerts, record headers), named,
+   * during the steps that handle them; `null` stops. What `openssl s_client -msg` prints. A
+   * listener's exception is rethrown by that step once OpenSSL has returned.
+   */
+  setMessageListener(listener: ((message: TlsMessage) => void) | null): void {
+    validateFunctionOrNull(listener, 'listener');
+    this.setMsgCallback(
+      listener === null ? null : (sent, version, contentType, bytes) => listener(describeMessage(sent, version, contentType, bytes)),
+    );
   }
 
   /** X509_verify_cert_error_string(getVerifyResult()). */

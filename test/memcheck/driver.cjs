@@ -581,9 +581,10 @@ function callbacks() {
 }
 
 /**
- * Key log lines (SSL_CTX_set_keylog_callback): context callback and connection listener, the
- * Buffer made per listener, a throwing callback, a context closed and a connection freed with
- * theirs still set (one connection left to GC with its listener).
+ * Key log lines (SSL_CTX_set_keylog_callback) and protocol messages (SSL_set_msg_callback):
+ * context callback and connection listeners, the Buffer made per call, a throwing callback, a
+ * context closed and a connection freed with theirs still set (one connection left to GC with
+ * its listeners).
  */
 function keylog() {
   section = 'keylog';
@@ -605,6 +606,12 @@ function keylog() {
       handshake(c, s);
       return [c, s];
     })();
+    // Protocol messages (SSL_set_msg_callback) on the server end: a Buffer per message.
+    const messages = [];
+    s.setMsgCallback((sent, v, contentType, bytes) => messages.push(`${sent} ${contentType} ${bytes.length}`));
+    check(exchange(c, s) === 'ping pong', `${version}: data crosses with a message listener`);
+    check(messages.length >= 2, `${version}: record headers reported (${messages.length})`);
+    s.setMsgCallback(null);
     const expected = version === VERSION.TLS1_2 ? 1 : 5;
     check(fromClient.length === expected && fromServer.length === expected, `${version}: ${expected} key log lines each side`);
     check(fromClient.sort().join() === fromServer.sort().join(), `${version}: both ends log the same secrets`);
@@ -618,6 +625,7 @@ function keylog() {
     const c2 = new b.SslConnection(cctx);
     const s2 = new b.SslConnection(sctx);
     c2.setKeylogListener(() => {}); // left to GC with its listener
+    c2.setMsgCallback(() => {}); // likewise
     throws(() => handshake(c2, s2), /keylog boom/, 'keylog exception rethrown by the step');
     s2.free();
     sctx.close(); // callback still set
