@@ -54,6 +54,28 @@ describe('openssl-session demo (seed 000)', () => {
     expect(all.filter((l) => l.includes('TLSv1.3'))).toHaveLength(5);
   });
 
+  it.each([
+    [[], ['ServerKeyExchange', 'NewSessionTicket'], ['> ClientHello', '< ServerHello', '< Finished', '> Finished']],
+    [['--no-ticket'], ['ServerKeyExchange'], ['> ClientHello', '< ServerHello', '< Finished', '> Finished']],
+    [
+      ['--tls1.3'],
+      ['CertificateVerify', 'NewSessionTicket'],
+      ['> ClientHello', '< ServerHello', '< EncryptedExtensions', '< Finished', '> Finished', '< NewSessionTicket'],
+    ],
+  ])(
+    '--messages %j: the full handshake carries the certificate, the resumed ones only hellos and Finished',
+    async (args, fullHas, resumed) => {
+      const { results, all } = await demoLines([...args, '--messages', '--count', '3']);
+      expect(results).toEqual(SEED_OUTPUT.slice(0, 3));
+      const lines = all.filter((l) => l.startsWith('#   ')).map((l) => l.slice(4).split('  '));
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toContain('< Certificate');
+      for (const name of fullHas) expect(lines[0]!.some((m) => m.endsWith(name))).toBe(true);
+      expect(lines[1]).toEqual(resumed);
+      expect(lines[2]).toEqual(resumed);
+    },
+  );
+
   it('honours --count and reports bad arguments', async () => {
     const { results } = await demoLines(['--count', '2']);
     expect(results).toEqual(SEED_OUTPUT.slice(0, 2));

@@ -34,6 +34,8 @@ options:
                        of the embedded one; its certificate is not verified, as in the C code
   --count N            number of connections (default 5)
   --verbose            print protocol, cipher, session id and ticket of each connection
+  --messages           print the handshake messages of each connection (> sent, < received):
+                       what a resumed handshake leaves out
   --help               this text`;
 
 interface DemoOptions {
@@ -42,6 +44,7 @@ interface DemoOptions {
   target: { host: string; port: number } | null;
   count: number;
   verbose: boolean;
+  messages: boolean;
 }
 
 function parse(argv: string[]): DemoOptions | string {
@@ -53,6 +56,7 @@ function parse(argv: string[]): DemoOptions | string {
       connect: { type: 'string' },
       count: { type: 'string', default: '5' },
       verbose: { type: 'boolean', default: false },
+      messages: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -65,7 +69,14 @@ function parse(argv: string[]): DemoOptions | string {
   }
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1) throw new Error(`--count wants a positive integer, got "${values.count}"`);
-  return { tls13: values['tls1.3'], noTicket: values['no-ticket'], target, count, verbose: values.verbose };
+  return {
+    tls13: values['tls1.3'],
+    noTicket: values['no-ticket'],
+    target,
+    count,
+    verbose: values.verbose,
+    messages: values.messages,
+  };
 }
 
 /** The server of the post seed 000 builds on: a server-side session cache with a session id context. */
@@ -161,6 +172,11 @@ export async function run(argv: string[]): Promise<number> {
       const ssl = new SslConnection(ctx); // SSL_new(ctx)
       if (options.target && net.isIP(target.host) === 0) ssl.setTlsextHostName(target.host);
       if (session !== null) ssl.setSession(session); // SSL_set_session(ssl, session)
+      // SSL_set_msg_callback: the handshake messages, in the order they crossed.
+      const messages: string[] = [];
+      if (options.messages) {
+        ssl.setMessageListener((m) => m.contentType === 22 && messages.push(`${m.direction === 'sent' ? '>' : '<'} ${m.name}`));
+      }
       const tls = new TlsSocket(socket, ssl);
       const ticket = options.tls13 ? waitForTicket(tls) : Promise.resolve(true);
       tls.startHandshake();
@@ -173,6 +189,7 @@ export async function run(argv: string[]): Promise<number> {
         console.log('NEW SESSION');
       }
       if (!(await ticket)) console.log('# (no TLS 1.3 ticket arrived within 2 s: the next connection cannot resume)');
+      if (options.messages) console.log(`#   ${messages.join('  ')}`);
 
       if (session !== null) session.dispose(); // SSL_SESSION_free(session)
       session = ssl.get1Session(); // session = SSL_get1_session(ssl)
