@@ -26,6 +26,8 @@ export interface Row {
    * load; on a shared VM the rates of a row drift by ±30% within minutes).
    */
   ratio: number;
+  /** The lowest and highest per-round ratio: how far one round can be off (the machine's noise). */
+  ratioRange: [number, number];
   rounds: number;
   /**
    * The highest ours/peer any TLS stack driven over the same sockets could reach in this row
@@ -89,6 +91,7 @@ export async function compare(
 function reduceRounds(scenario: string, variant: string, peer: string, rounds: number, peerSamples: Sample[], ourSamples: Sample[]): Row {
   const rate = (s: Sample) => s.handshakes / s.wallSeconds;
   const cpuMicros = (s: Sample) => (s.cpuSeconds / s.handshakes) * 1e6;
+  const ratios = peerSamples.map((peerSample, i) => rate(ourSamples[i]!) / rate(peerSample));
   return {
     scenario,
     variant,
@@ -97,7 +100,8 @@ function reduceRounds(scenario: string, variant: string, peer: string, rounds: n
     oursPerSecond: median(ourSamples.map(rate)),
     peerCpuMicros: median(peerSamples.map(cpuMicros)),
     oursCpuMicros: median(ourSamples.map(cpuMicros)),
-    ratio: median(peerSamples.map((peerSample, i) => rate(ourSamples[i]!) / rate(peerSample))),
+    ratio: median(ratios),
+    ratioRange: [Math.min(...ratios), Math.max(...ratios)],
     rounds,
   };
 }
@@ -185,7 +189,18 @@ export function machineInfo(): Record<string, unknown> {
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function printTable(rows: Row[]): void {
-  const header = ['scenario', 'variant', 'peer', 'peer hs/s', 'ours hs/s', 'ours/peer', 'ceiling', 'peer CPU µs/hs', 'ours CPU µs/hs'];
+  const header = [
+    'scenario',
+    'variant',
+    'peer',
+    'peer hs/s',
+    'ours hs/s',
+    'ours/peer',
+    'rounds',
+    'ceiling',
+    'peer CPU µs/hs',
+    'ours CPU µs/hs',
+  ];
   const body = rows.map((r) => [
     r.scenario,
     r.variant,
@@ -193,6 +208,7 @@ export function printTable(rows: Row[]): void {
     fmt(r.peerPerSecond),
     fmt(r.oursPerSecond),
     `${fmt(r.ratio, 2)}×`,
+    `${fmt(r.ratioRange[0], 2)}–${fmt(r.ratioRange[1], 2)}×`,
     r.ceiling === undefined ? '' : `${fmt(r.ceiling, 2)}×`,
     fmt(r.peerCpuMicros),
     fmt(r.oursCpuMicros),
