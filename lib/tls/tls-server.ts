@@ -26,9 +26,10 @@ export interface ServerOptions {
  * attached there see every later event), 'tlsClientError' (error, TlsSocket | null: a handshake
  * that failed, timed out or was hung up on; the server keeps serving), 'keylog' (line, TlsSocket:
  * each secret of each handshake in NSS key log format, as node:tls' server emits it; connections
- * accepted while a 'keylog' listener is attached report theirs), 'listening', 'close', 'error'. Server-side connections are freed when their socket closes, so what OpenSSL does to
- * the session cache at SSL_free happens at a predictable time: a connection the client closed
- * with close_notify keeps its session cached; one that failed or was cut off loses it.
+ * accepted while a 'keylog' listener is attached report theirs), 'listening', 'close', 'error'.
+ * Server-side connections are freed when their socket closes, so what OpenSSL does to the
+ * session cache at SSL_free happens at a predictable time: a connection the client closed with
+ * close_notify keeps its session cached; one that failed or was cut off loses it.
  */
 export class TlsServer extends EventEmitter {
   readonly context: SslContext;
