@@ -120,7 +120,14 @@ describe.skipIf(!hasOpenssl)('probe against openssl s_server', () => {
   });
 
   it('TLS 1.2 with tickets: tickets and (checked separately) session ids -> both', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
     const { report } = await probe([`127.0.0.1:${withTickets}`, '--ca', caFile, '--tls1.2', '--json', '--count', '3']);
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    process.off('warning', onWarning);
+    // The session-id check is a configuration of its own, on purpose: no mixed-trust warning.
+    expect(warnings.map((w) => w.message)).toEqual([]);
     expect(report!.connections.map((r) => r.resumed)).toEqual([false, true, true]);
     expect(report!.connections.every((r) => r.protocol === 'TLSv1.2' && r.ticket)).toBe(true);
     expect(report!.idCheck).toEqual({ resumed: true });
@@ -168,6 +175,18 @@ describe.skipIf(!hasOpenssl)('probe against openssl s_server', () => {
     expect(new Set(secrets).size).toBe(1);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     await expect(run([`127.0.0.1:${logged}`, '--keylog', join(dir, 'missing', 'keys.log')])).rejects.toThrow(/ENOENT/);
+  });
+
+  it('--messages lists the handshake messages: the resumed connections carry no Certificate', async () => {
+    const { report } = await probe([`127.0.0.1:${noTicket}`, '--ca', caFile, '--tls1.2', '--json', '--count', '2', '--messages']);
+    const [full, resumed] = report!.connections;
+    expect(full!.messages).toEqual(expect.arrayContaining(['> ClientHello', '< Certificate', '< ServerHelloDone', '> ClientKeyExchange']));
+    expect(resumed!.messages).toEqual(['> ClientHello', '< ServerHello', '< Finished', '> Finished']);
+    const text = await probe([`127.0.0.1:${noTicket}`, '--ca', caFile, '--tls1.3', '--count', '2', '--messages']);
+    expect(text.lines.filter((l) => l.includes('> ClientHello'))).toHaveLength(2);
+    expect(text.lines.find((l) => l.includes('> ClientHello') && !l.includes('Certificate'))).toMatch(
+      /< EncryptedExtensions {2}< Finished/,
+    );
   });
 
   it('rejects bad arguments', async () => {

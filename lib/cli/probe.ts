@@ -31,6 +31,7 @@ options:
   --no-verify         do not verify the server certificate
   --wait MS           how long to wait for TLS 1.3 tickets after a handshake (default 500)
   --keylog FILE       append each handshake's secrets to FILE (NSS key log, for Wireshark; 0600)
+  --messages          list each connection's handshake messages (> sent, < received)
   --json              print one JSON document instead of text
   --help              this text`;
 
@@ -46,6 +47,8 @@ export interface ProbeConnection {
   ticketLength: number;
   lifetimeHint: number | null;
   handshakeMs: number;
+  /** With --messages: the handshake messages, in order ('> ClientHello', '< ServerHello'...). */
+  messages?: string[];
 }
 
 export type ResumptionVia = 'tickets' | 'session-ids' | 'both' | 'none';
@@ -81,6 +84,7 @@ interface ProbeOptions {
   wait: number;
   json: boolean;
   keylog: string | null;
+  messages: boolean;
 }
 
 function parse(argv: string[]): ProbeOptions | string {
@@ -96,6 +100,7 @@ function parse(argv: string[]): ProbeOptions | string {
       'no-verify': { type: 'boolean', default: false },
       wait: { type: 'string', default: '500' },
       keylog: { type: 'string' },
+      messages: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -125,6 +130,7 @@ function parse(argv: string[]): ProbeOptions | string {
     wait,
     json: values.json,
     keylog: values.keylog ?? null,
+    messages: values.messages,
   };
 }
 
@@ -169,7 +175,21 @@ async function probeOnce(cache: SslSessionCache, context: SslContext, o: ProbeOp
   const key = cache.keyFor({ host: o.host, port: o.port, context, servername: o.servername });
   const offered = cache.has(key);
   const started = performance.now();
-  const client = await cache.connect({ host: o.host, port: o.port, socket, context, servername: o.servername, handshakeTimeout: 10_000 });
+  const messages: string[] = [];
+  const client = await cache.connect({
+    host: o.host,
+    port: o.port,
+    socket,
+    context,
+    servername: o.servername,
+    handshakeTimeout: 10_000,
+    ...(o.messages
+      ? {
+          prepare: (c) =>
+            c.setMessageListener((m) => m.contentType === 22 && messages.push(`${m.direction === 'sent' ? '>' : '<'} ${m.name}`)),
+        }
+      : {}),
+  });
   const handshakeMs = performance.now() - started;
   const protocol = client.getProtocol();
   const row: ProbeConnection = {
@@ -192,6 +212,7 @@ async function probeOnce(cache: SslSessionCache, context: SslContext, o: ProbeOp
   }
   await closeClient(client);
   client.free();
+  if (o.messages) row.messages = messages;
   return row;
 }
 
@@ -250,6 +271,7 @@ export async function run(argv: string[]): Promise<number> {
   let keylogError: Error | null = null;
   keylog?.on('error', (error) => (keylogError ??= error));
   const cache = new SslSessionCache();
+  const idCache = new SslSessionCache();
   const base: SslContextOptions = {
     ...(o.version === 'TLSv1.2'
       ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }
@@ -280,17 +302,21 @@ export async function run(argv: string[]): Promise<number> {
       const row = await probeOnce(cache, context, o, n);
       rows.push(row);
       if (!o.json) console.log(formatRow(row));
+      if (!o.json && row.messages) console.log(`     ${row.messages.join('  ')}`);
     }
     if (rows[0]?.protocol === 'TLSv1.2' && rows.some((r) => r.ticket) && o.count > 1) {
-      const noTicket = track(cache.createContext({ ...base, options: OP.NO_TICKET }));
-      await probeOnce(cache, noTicket, o, 1);
-      idCheck = { resumed: (await probeOnce(cache, noTicket, o, 2)).resumed };
+      // A configuration of its own (tickets off), so a cache of its own: one cache holding both
+      // would be the mixed-trust setup its guard rail warns about.
+      const noTicket = track(idCache.createContext({ ...base, options: OP.NO_TICKET }));
+      await probeOnce(idCache, noTicket, o, 1);
+      idCheck = { resumed: (await probeOnce(idCache, noTicket, o, 2)).resumed };
       if (!o.json) console.log(`# session-id check (tickets off on the client): ${idCheck.resumed ? 'resumed' : 'full handshake again'}`);
     }
   } catch (error) {
     failure = error as Error;
   } finally {
     cache.dispose();
+    idCache.dispose();
     for (const c of contexts) c.close();
     if (keylog !== null) await once(keylog.end(), 'close');
   }
