@@ -20,6 +20,7 @@ import { SslConnection } from '../core/ssl-connection.js';
 import { SslContext } from '../core/ssl-context.js';
 import type { SslSession } from '../core/ssl-session.js';
 import { TlsSocket } from '../tls/tls-socket.js';
+import { recordHandshake } from './handshake-trace.js';
 import { createServer, type TlsServer } from '../tls/tls-server.js';
 
 const HELP = `usage: openssl-session demo [options]
@@ -175,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
       // SSL_set_msg_callback: the handshake messages, in the order they crossed.
       const messages: string[] = [];
       if (options.messages) {
-        ssl.setMessageListener((m) => m.contentType === 22 && messages.push(`${m.direction === 'sent' ? '>' : '<'} ${m.name}`));
+        ssl.setMessageListener(recordHandshake(messages));
       }
       const tls = new TlsSocket(socket, ssl);
       const ticket = options.tls13 ? waitForTicket(tls) : Promise.resolve(true);

@@ -17,6 +17,7 @@ import { OP, openSSLVersion } from '../constants.js';
 import type { SslContext, SslContextOptions } from '../core/ssl-context.js';
 import type { SslSession } from '../core/ssl-session.js';
 import type { TlsClient } from '../tls/tls-client.js';
+import { recordHandshake } from './handshake-trace.js';
 
 const HELP = `usage: openssl-session probe host:port [options]
 
@@ -183,12 +184,7 @@ async function probeOnce(cache: SslSessionCache, context: SslContext, o: ProbeOp
     context,
     servername: o.servername,
     handshakeTimeout: 10_000,
-    ...(o.messages
-      ? {
-          prepare: (c) =>
-            c.setMessageListener((m) => m.contentType === 22 && messages.push(`${m.direction === 'sent' ? '>' : '<'} ${m.name}`)),
-        }
-      : {}),
+    ...(o.messages ? { prepare: (c) => c.setMessageListener(recordHandshake(messages)) } : {}),
   });
   const handshakeMs = performance.now() - started;
   const protocol = client.getProtocol();
