@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { OP, SslConnection, type SslContext, type SslSession, type TlsMessage, createSelfSigned } from '../lib/index.js';
-import { handshakeInMemory, shutdownInMemory, transfer } from '../lib/engine/memory-pair.js';
+import { handshakeInMemory, shutdownInMemory } from '../lib/engine/memory-pair.js';
 import { clientContext, serverContext } from './helpers/fixtures.js';
+import { connect } from './helpers/ssl-context-harness.js';
 
 interface Traced {
   client: TlsMessage[];
@@ -19,21 +20,16 @@ interface Traced {
 
 /** One connection with both ends traced: handshake, a byte each way, close_notify both ways. */
 function traced(client: SslContext, server: SslContext, offer?: SslSession | null): Traced {
-  const c = new SslConnection(client);
-  const s = new SslConnection(server);
-  const result: Traced = { client: [], server: [], reused: false, session: null };
-  c.setMessageListener((m) => result.client.push(m));
-  s.setMessageListener((m) => result.server.push(m));
-  if (offer) c.setSession(offer);
-  handshakeInMemory(c, s);
-  transfer(s, c, Buffer.from('s'));
-  transfer(c, s, Buffer.from('c'));
-  result.reused = c.sessionReused();
-  result.session = c.get1Session();
-  shutdownInMemory(c, s);
-  c.free();
-  s.free();
-  return result;
+  const messages = { client: [] as TlsMessage[], server: [] as TlsMessage[] };
+  const done = connect(client, server, {
+    session: offer ?? null,
+    prepare: (c, s) => {
+      c.setMessageListener((m) => messages.client.push(m));
+      s.setMessageListener((m) => messages.server.push(m));
+    },
+  });
+  done.serverSession?.dispose();
+  return { ...messages, reused: done.reused, session: done.session };
 }
 
 const handshake = (messages: TlsMessage[], direction: TlsMessage['direction']) =>

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { OP, SslConnection, type SslContext } from '../lib/index.js';
 import { handshakeInMemory, shutdownInMemory, transfer } from '../lib/engine/memory-pair.js';
 import { clientContext, serverContext } from './helpers/fixtures.js';
+import { connect } from './helpers/ssl-context-harness.js';
 
 interface Logged {
   line: string;
@@ -28,21 +29,6 @@ function record(ctx: SslContext): Logged[] {
     logged.push({ line: line.toString('latin1'), connection });
   });
   return logged;
-}
-
-/** One connection: handshake, a byte each way (TLS 1.3 tickets), shutdown. Returns both ends (freed). */
-function connect(client: SslContext, server: SslContext, offer?: ReturnType<SslConnection['get1Session']>) {
-  const c = new SslConnection(client);
-  const s = new SslConnection(server);
-  if (offer) c.setSession(offer);
-  handshakeInMemory(c, s);
-  transfer(s, c, Buffer.from('s'));
-  transfer(c, s, Buffer.from('c'));
-  const result = { client: c, server: s, reused: c.sessionReused(), session: c.get1Session() };
-  shutdownInMemory(c, s);
-  c.free();
-  s.free();
-  return result;
 }
 
 const CLIENT_RANDOM = /^CLIENT_RANDOM ([0-9a-f]{64}) ([0-9a-f]{96})\n$/;
@@ -77,7 +63,7 @@ describe('onKeylog, TLS 1.2', () => {
     using client = clientContext({ maxVersion: 'TLSv1.2' });
     const lines = record(client);
     const first = connect(client, server);
-    const resumed = connect(client, server, first.session);
+    const resumed = connect(client, server, { session: first.session });
     const full = connect(client, server);
     expect([first.reused, resumed.reused, full.reused]).toEqual([false, true, false]);
     const [a, b, c] = lines.map(({ line }) => CLIENT_RANDOM.exec(line)!);
@@ -96,7 +82,7 @@ describe('onKeylog, TLS 1.3', () => {
     const serverLines = record(server);
     const clientLines = record(client);
     const first = connect(client, server);
-    const resumed = connect(client, server, first.session);
+    const resumed = connect(client, server, { session: first.session });
     expect(resumed.reused).toBe(true);
     for (const lines of [clientLines, serverLines]) {
       expect(lines).toHaveLength(10);

@@ -17,6 +17,8 @@ export interface ConnectOptions {
   shutdown?: 'both' | 'none';
   /** Keep the connections open (the caller frees them). Default false. */
   keep?: boolean;
+  /** Called with both new connections before the handshake (to set listeners on them). */
+  prepare?: (client: SslConnection, server: SslConnection) => void;
 }
 
 export interface Connected {
@@ -36,6 +38,7 @@ export interface Connected {
 export function connect(clientCtx: SslContext, serverCtx: SslContext, options: ConnectOptions = {}): Connected {
   const client = new SslConnection(clientCtx);
   const server = new SslConnection(serverCtx);
+  options.prepare?.(client, server);
   if (options.session) client.setSession(options.session);
   handshakeInMemory(client, server);
   if (options.exchange ?? true) {
