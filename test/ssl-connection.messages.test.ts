@@ -44,6 +44,12 @@ function expectSameBytes(from: TlsMessage[], to: TlsMessage[]) {
   expect(received.map((m) => m.bytes.toString('hex'))).toEqual(sent.map((m) => m.bytes.toString('hex')));
 }
 
+/** Both directions of one connection: each end received exactly what the other sent. */
+function expectEndsAgree(t: Traced) {
+  expectSameBytes(t.client, t.server);
+  expectSameBytes(t.server, t.client);
+}
+
 describe('setMessageListener, TLS 1.2', () => {
   it.each([
     ['tickets', 0, ['NewSessionTicket']],
@@ -67,8 +73,7 @@ describe('setMessageListener, TLS 1.2', () => {
     expect(handshake(resumed.client, 'received')).toEqual(['ServerHello', 'Finished']);
     expect(full.client.filter((m) => m.direction === 'sent' && m.contentType === 20).map((m) => m.name)).toEqual(['ChangeCipherSpec']);
     for (const t of [full, resumed]) {
-      expectSameBytes(t.client, t.server);
-      expectSameBytes(t.server, t.client);
+      expectEndsAgree(t);
       expect(new Set(t.client.filter((m) => m.contentType < 256).map((m) => m.version))).toEqual(new Set([0x0303]));
       t.session?.dispose();
     }
@@ -94,8 +99,7 @@ describe('setMessageListener, TLS 1.3', () => {
     expect(handshake(resumed.client, 'received')).toEqual(['ServerHello', 'EncryptedExtensions', 'Finished', 'NewSessionTicket']);
     for (const t of [full, resumed]) {
       expect(handshake(t.client, 'sent')).toEqual(['ClientHello', 'Finished']);
-      expectSameBytes(t.client, t.server);
-      expectSameBytes(t.server, t.client);
+      expectEndsAgree(t);
       // Each TLS 1.3 record's inner content type is reported too; record headers for both versions.
       expect(t.client.some((m) => m.name === 'InnerContentType' && m.bytes.length === 1)).toBe(true);
       expect(t.client.some((m) => m.name === 'RecordHeader' && m.bytes.length === 5)).toBe(true);
